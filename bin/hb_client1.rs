@@ -1,0 +1,112 @@
+//! `hb_client1 HOST PORT` — seed 000's `hb_client1.c`: the heartbeat on a link of its own.
+//!
+//! Listens on an ephemeral port, connects the data connection (`sdata`) to the server, sends
+//! the port there as 2 bytes in network order (the C sends `hblisten.sin_port` as is), and
+//! accepts the server's connection back as the heartbeat link (`shb`). The heartbeat is one
+//! `0x00` byte on `shb` (`send( shb, "", 1, 0 )`); traffic on either connection resets the
+//! count. Endings: `server terminated (sdata)`, `server terminated (shb)`, `connection dead`.
+//!
+//! Unlike the C, the listener is bound to the data connection's own local address, not to
+//! every interface, only a connection from the server's address is taken as `shb`, and the
+//! wait for it is bounded (the death bound) instead of blocking for ever.
+
+use heartbeat::cli::{self, Spec};
+use heartbeat::error::{die, say};
+use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::net;
+use std::io::{self, Write};
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+const SPEC: Spec = Spec {
+    name: "hb_client1",
+    about: "Heartbeat client on a separate link (seed 000 hb_client1.c): one byte on shb after --idle, then every --interval.",
+    takes_host: true,
+    idle: 60.0,
+    interval: 10.0,
+    probes: 3,
+    whole_seconds: false,
+    extras: &[],
+};
+
+/// `shb = accept( slisten, NULL, NULL )`, taking only the server's address, within `limit`.
+fn accept_from(slisten: &TcpListener, server: IpAddr, limit: Duration) -> io::Result<TcpStream> {
+    let end = Instant::now() + limit;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            let msg = format!("no heartbeat connection from {server} within {limit:?}");
+            return Err(io::Error::new(io::ErrorKind::TimedOut, msg));
+        }
+        // SO_RCVTIMEO bounds accept() on Linux.
+        socket2::SockRef::from(slisten).set_read_timeout(Some(left))?;
+        match slisten.accept() {
+            Ok((shb, from)) if from.ip() == server => return Ok(shb),
+            Ok((_, from)) => say(&format!(
+                "ignoring a connection from {from}: not the server"
+            )),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn main() {
+    let a = cli::start(&SPEC);
+    let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
+    let config = Config {
+        idle: a.idle,
+        interval: a.interval,
+        probes: a.probes,
+        role: Role::Prober,
+    };
+
+    // connect server and send heartbeat port number
+    let sdata = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let (local, server) = match (sdata.local_addr(), sdata.peer_addr()) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => die(Some(&e), "getsockname failure"),
+    };
+    let slisten =
+        net::tcp_server(Some(&local.ip().to_string()), "0").unwrap_or_else(|e| die(Some(&e), ""));
+    let hblisten = slisten
+        .local_addr()
+        .unwrap_or_else(|e| die(Some(&e), "getsockname failure"));
+    if let Err(e) = (&sdata).write_all(&hblisten.port().to_be_bytes()) {
+        die(Some(&e), "send failure sending port");
+    }
+    let shb = accept_from(&slisten, server.ip(), config.death_bound())
+        .unwrap_or_else(|e| die(Some(&e), "accept failure"));
+    drop(slisten);
+
+    let mut mon = Monitor::new(config, &server.to_string());
+    for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
+        mon.watch(link, s, Framing::Bytes)
+            .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
+    }
+    loop {
+        match mon.next_event() {
+            Event::Probe(heartbeats) => {
+                say(&format!("sending heartbeat #{heartbeats}"));
+                if let Err(e) = (&shb).write_all(&[0]) {
+                    die(Some(&e), "send failure");
+                }
+            }
+            Event::Dead => die(None, "connection dead"),
+            Event::Input(Input::Closed { link, .. }) => {
+                die(None, &format!("server terminated ({})", link.c_name()))
+            }
+            Event::Input(Input::Failed {
+                link: Link::Heartbeat,
+                error,
+            }) => die(Some(&error), "bad recv on shb"),
+            Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
+            Event::Input(_) => {} // heartbeats = 0; tv.tv_sec = T1;
+        }
+    }
+}

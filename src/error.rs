@@ -1,0 +1,178 @@
+//! The article's `error()` function and its line formats (seed 000, every `hb_*.c`).
+//!
+//! Each C program carries its own copy of
+//!
+//! ```c
+//! static void error( int status, int err, char *fmt, ... )
+//! ```
+//!
+//! which prints `program_name: ` and the message to stderr, then, when `err` is non-zero,
+//! `: strerror(err) (err)`, and exits with `status` when it is non-zero. That gives the two
+//! line shapes students see in the lab:
+//!
+//! ```text
+//! hb_client: connection dead
+//! hb_client: connect failed: Connection refused (111)
+//! ```
+//!
+//! This module keeps those shapes. The program name is set once by [`crate::cli`] (the
+//! C `INIT()` macro); `-t` prefixes each line with the seconds since start, so detection
+//! times can be read straight off the output. Library functions that fail in an OS call
+//! wrap the `io::Error` with the C text of the failing step ([`context`]), so that
+//! `tcp_client` failing prints `connect failed: Connection refused (111)` exactly like C.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static PROGRAM_NAME: OnceLock<String> = OnceLock::new();
+static START: OnceLock<Instant> = OnceLock::new();
+static TIMESTAMPS: OnceLock<bool> = OnceLock::new();
+
+/// Set the program name (the C `INIT()` macro: `strrchr(argv[0], '/')`) and start the clock
+/// used by `-t`. Later calls keep the first name.
+#[doc(alias = "INIT")]
+pub fn init(program_name: &str, timestamps: bool) {
+    let name = program_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(program_name);
+    let _ = PROGRAM_NAME.set(name.to_string());
+    let _ = START.set(Instant::now());
+    let _ = TIMESTAMPS.set(timestamps);
+}
+
+/// The program name set by [`init`] (`heartbeat` before that).
+pub fn program_name() -> &'static str {
+    PROGRAM_NAME
+        .get()
+        .map(String::as_str)
+        .unwrap_or("heartbeat")
+}
+
+/// Seconds since [`init`], for the `-t` prefix.
+pub fn elapsed() -> f64 {
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
+}
+
+/// The prefix every line starts with: `[  2.003] ` when `-t` is on, then `PROG: `.
+pub fn prefix() -> String {
+    if TIMESTAMPS.get().copied().unwrap_or(false) {
+        format!("[{:8.3}] {}: ", elapsed(), program_name())
+    } else {
+        format!("{}: ", program_name())
+    }
+}
+
+/// The C library's `strerror(errno)` text, without Rust's ` (os error N)` suffix.
+pub fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// An OS error with the C text of the step that failed (`connect failed`), printed as
+/// `connect failed: Connection refused (111)`.
+#[derive(Debug)]
+pub struct Context {
+    /// What was being done, in the C program's words.
+    pub what: String,
+    /// The underlying error.
+    pub source: io::Error,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, describe(&self.source))
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Wrap `e` with the C text of the failing step. The kind is kept, so callers can still
+/// match on `ErrorKind`; [`os_errno`] still finds the errno.
+pub fn context(e: io::Error, what: impl Into<String>) -> io::Error {
+    io::Error::new(
+        e.kind(),
+        Context {
+            what: what.into(),
+            source: e,
+        },
+    )
+}
+
+/// The errno behind `e`, looking through [`context`] wrappers.
+pub fn os_errno(e: &io::Error) -> Option<i32> {
+    if let Some(n) = e.raw_os_error() {
+        return Some(n);
+    }
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<Context>())
+        .and_then(|c| os_errno(&c.source))
+}
+
+/// `e` as the C `error()` prints it after the message: `strerror (errno)` for an OS error,
+/// `what: strerror (errno)` for a [`context`] error, the error's own text otherwise.
+pub fn describe(e: &io::Error) -> String {
+    if let Some(n) = e.raw_os_error() {
+        return format!("{} ({n})", strerror(n));
+    }
+    match e.get_ref() {
+        Some(inner) => inner.to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Print one line, `PROG: text`, to stderr (one write, so lines from several connection
+/// threads never interleave).
+pub fn say(text: &str) {
+    let line = format!("{}{text}\n", prefix());
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// The C `error(status, err, fmt, ...)`: print `PROG: text` or, with an error,
+/// `PROG: text: strerror (errno)`; exit with `status` when it is non-zero.
+pub fn error(status: i32, err: Option<&io::Error>, text: &str) {
+    match err {
+        Some(e) if text.is_empty() => say(&describe(e)),
+        Some(e) => say(&format!("{text}: {}", describe(e))),
+        None => say(text),
+    }
+    if status != 0 {
+        std::process::exit(status);
+    }
+}
+
+/// `error(1, …)`: print the line and exit 1. For the fatal paths of the programs.
+pub fn die(err: Option<&io::Error>, text: &str) -> ! {
+    error(1, err, text);
+    std::process::exit(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_is_the_c_text() {
+        assert_eq!(strerror(111), "Connection refused");
+        assert_eq!(strerror(104), "Connection reset by peer");
+    }
+
+    #[test]
+    fn context_prints_like_c_error() {
+        let e = context(io::Error::from_raw_os_error(111), "connect failed");
+        assert_eq!(describe(&e), "connect failed: Connection refused (111)");
+        assert_eq!(os_errno(&e), Some(111));
+        assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        let plain = io::Error::new(io::ErrorKind::NotFound, "unknown host: nowhere");
+        assert_eq!(describe(&plain), "unknown host: nowhere");
+    }
+}

@@ -1,0 +1,23 @@
+//! `heartbeat`: a faithful, runnable Rust port of the TCP liveness programs of seed 000
+//! ("TCP存活检测机制") and the keepalive material of seeds 001–004.
+//!
+//! | module | ports |
+//! | --- | --- |
+//! | [`net`] | `set_address`, `tcp_server`, `tcp_client`, `udp_server`, `udp_client` |
+//! | [`readn`] | `readn`, `readvrec`, `readline` (both variants) |
+//! | [`message`] | `msg_t`, `MSG_TYPE1`, `MSG_TYPE2`, `MSG_HEARTBEAT` |
+//! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` |
+//! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
+//! | [`error`] | the per-program `error()` function and its line formats |
+//! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
+//!
+//! The programs in `bin/` are thin `main`s that read beside their C originals.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod error;
+pub mod message;
+pub mod monitor;
+pub mod net;
+pub mod readn;
+pub mod server;

@@ -1,0 +1,161 @@
+//! `set_address`, `tcp_server`, `tcp_client`, `udp_server`, `udp_client` from seed 000's
+//! `readn.c` (the helpers of Snader's *Effective TCP/IP Programming*, which the article uses).
+//!
+//! `set_address` turns a host and a service into a socket address the way the C does: a
+//! dotted IPv4 address (`inet_aton`), otherwise a host name whose first address is taken
+//! (`gethostbyname`); `NULL` host means any address (`INADDR_ANY`). The service is a port
+//! number or a name from `/etc/services` (`getservbyname`). This port also takes IPv6
+//! literals (`::1`, `[::1]`), which the C `sockaddr_in` cannot hold.
+//!
+//! `/etc/services` is parsed here rather than looked up through libc, so the lookup is the
+//! same on every platform and a test can give it its own file.
+//!
+//! `tcp_server` sets `SO_REUSEADDR` (so a server restarted in the lab can bind again while old
+//! connections sit in `TIME_WAIT`), binds and listens with a backlog of [`NLISTEN`] = 5, as
+//! the C does. Errors carry the C wording (`bind failed: Address already in use (98)`).
+
+use crate::error::context;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io;
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket,
+};
+
+/// Maximum waiting connections (`#define NLISTEN 5`).
+pub const NLISTEN: i32 = 5;
+
+/// Where services are looked up.
+pub const SERVICES_FILE: &str = "/etc/services";
+
+/// Look `name` up for `proto` (`"tcp"` or `"udp"`) in the text of an `/etc/services` file:
+/// `name port/proto [aliases…] [# comment]`. Aliases match too.
+#[doc(alias = "getservbyname")]
+pub fn lookup_service_in(services: &str, name: &str, proto: &str) -> Option<u16> {
+    services.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let official = words.next()?;
+        let (port, p) = words.next()?.split_once('/')?;
+        let port: u16 = port.parse().ok()?;
+        let named = official == name || words.any(|alias| alias == name);
+        (named && p == proto).then_some(port)
+    })
+}
+
+/// Look a service up in [`SERVICES_FILE`]; `None` when the file or the name is missing.
+pub fn lookup_service(name: &str, proto: &str) -> Option<u16> {
+    let text = std::fs::read_to_string(SERVICES_FILE).ok()?;
+    lookup_service_in(&text, name, proto)
+}
+
+/// A port as the programs take it: a decimal number 0–65535 or a service name.
+/// Errors say which (`port 70000 out of range (0-65535)`, `unknown service: foo`).
+pub fn parse_port(service: &str, proto: &str) -> io::Result<u16> {
+    let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
+    if !service.is_empty() && service.bytes().all(|b| b.is_ascii_digit()) {
+        return match service.parse::<u32>() {
+            Ok(n) if n <= 65535 => Ok(n as u16),
+            _ => Err(invalid(format!("port {service} out of range (0-65535)"))),
+        };
+    }
+    lookup_service(service, proto).ok_or_else(|| invalid(format!("unknown service: {service}")))
+}
+
+/// Fill in a socket address from a host and a service (`set_address`). `host` `None` is any
+/// IPv4 address. Unknown names give `unknown host: X` / `unknown service: X`.
+pub fn set_address(host: Option<&str>, service: &str, proto: &str) -> io::Result<SocketAddr> {
+    let port = parse_port(service, proto)?;
+    let ip = match host {
+        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Some(h) => resolve_host(h)?,
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn resolve_host(host: &str) -> io::Result<IpAddr> {
+    if let Ok(v4) = host.parse::<Ipv4Addr>() {
+        return Ok(IpAddr::V4(v4));
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(v6) = bare.parse::<Ipv6Addr>() {
+        return Ok(IpAddr::V6(v6));
+    }
+    let unknown = || io::Error::new(io::ErrorKind::NotFound, format!("unknown host: {host}"));
+    // gethostbyname gives IPv4 addresses; prefer one, else take what the resolver has.
+    let addrs: Vec<SocketAddr> = (host, 0)
+        .to_socket_addrs()
+        .map_err(|_| unknown())?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .map(|a| a.ip())
+        .ok_or_else(unknown)
+}
+
+fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
+    Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(|e| context(e, "socket call failed"))
+}
+
+/// Set up a TCP server (`tcp_server`): `SO_REUSEADDR`, bind, listen with [`NLISTEN`].
+/// `host` `None` listens on every IPv4 address, as `INADDR_ANY`.
+pub fn tcp_server(host: Option<&str>, service: &str) -> io::Result<TcpListener> {
+    let local = set_address(host, service, "tcp")?;
+    let s = tcp_socket(&local)?;
+    s.set_reuse_address(true)
+        .map_err(|e| context(e, "setsockopt failed"))?;
+    s.bind(&local.into())
+        .map_err(|e| context(e, "bind failed"))?;
+    s.listen(NLISTEN).map_err(|e| context(e, "listen failed"))?;
+    Ok(s.into())
+}
+
+/// Set up a TCP client (`tcp_client`): resolve and connect.
+pub fn tcp_client(host: &str, service: &str) -> io::Result<TcpStream> {
+    let peer = set_address(Some(host), service, "tcp")?;
+    TcpStream::connect(peer).map_err(|e| context(e, "connect failed"))
+}
+
+/// Set up a UDP server (`udp_server`): a socket bound to the address.
+pub fn udp_server(host: Option<&str>, service: &str) -> io::Result<UdpSocket> {
+    let local = set_address(host, service, "udp")?;
+    UdpSocket::bind(local).map_err(|e| context(e, "bind failed"))
+}
+
+/// Set up a UDP client (`udp_client`): an unbound-port socket and the server's address,
+/// which the C returns through its `struct sockaddr_in *` argument.
+pub fn udp_client(host: &str, service: &str) -> io::Result<(UdpSocket, SocketAddr)> {
+    let peer = set_address(Some(host), service, "udp")?;
+    let any: SocketAddr = match peer {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let s = UdpSocket::bind(any).map_err(|e| context(e, "socket call failed"))?;
+    Ok((s, peer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SERVICES: &str = "# comment line\n\
+        echo\t\t7/tcp\n\
+        echo\t\t7/udp\n\
+        http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\n\
+        hbdemo\t\t9000/tcp\n";
+
+    #[test]
+    fn service_names_and_aliases_are_found_per_protocol() {
+        assert_eq!(lookup_service_in(SERVICES, "http", "tcp"), Some(80));
+        assert_eq!(lookup_service_in(SERVICES, "www", "tcp"), Some(80));
+        assert_eq!(lookup_service_in(SERVICES, "hbdemo", "tcp"), Some(9000));
+        assert_eq!(lookup_service_in(SERVICES, "hbdemo", "udp"), None);
+        assert_eq!(lookup_service_in(SERVICES, "WorldWideWeb", "tcp"), None);
+    }
+}

@@ -1,0 +1,85 @@
+//! The start of every server in seed 000: `s = tcp_server( NULL, argv[ 1 ] ); s1 = accept( s,
+//! NULL, NULL );` — and what the C leaves out after it.
+//!
+//! The C servers accept one client, serve it, and exit when it ends (`error( 1, 0, "client
+//! terminated\n" )`). A lab server has a class connected to it, so [`serve`] accepts clients
+//! for ever and runs each on its own thread, named `monitor PEER` so that `top -H`, a
+//! debugger or a panic message says whose it is. One client's death, bad input or even a
+//! panic ends only its own thread; the others carry on. `--once` restores the C behaviour:
+//! one client, served on the main thread, and the process exits with the C program's status.
+//!
+//! `--max-clients N` bounds the threads: a client beyond it is told nothing, its connection
+//! is closed at once, and a line says so; nobody else is disturbed.
+
+use crate::error;
+use log::debug;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+/// Stack size of a connection's thread. The handlers keep a message or two on the stack;
+/// small stacks let one server hold thousands of connections.
+pub const CONNECTION_STACK: usize = 256 * 1024;
+
+/// Counts a connection as active while it lives (a panic unwinding drops it too).
+struct Active(Arc<AtomicUsize>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accept clients on `listener` and run `handle(stream, peer)` for each; `handle` returns
+/// the status the C program would have exited with when that client ended.
+///
+/// With `once`, serve the first client on this thread and return its status. Otherwise
+/// never return: each client gets a thread, at most `max_clients` at once.
+pub fn serve<F>(listener: TcpListener, once: bool, max_clients: usize, handle: F) -> i32
+where
+    F: Fn(TcpStream, SocketAddr) -> i32 + Send + Sync + 'static,
+{
+    if let Ok(addr) = listener.local_addr() {
+        debug!("listening on {addr}");
+    }
+    let handle = Arc::new(handle);
+    let active = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(c) => c,
+            Err(e) => {
+                // EMFILE, ECONNABORTED…: the C exits; a server for a class goes on.
+                error::error(0, Some(&e), "accept failed");
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        debug!("{peer}: accepted");
+        if once {
+            return handle(stream, peer);
+        }
+        if active.load(Ordering::SeqCst) >= max_clients {
+            error::say(&format!(
+                "{peer}: refused: {max_clients} clients already (--max-clients)"
+            ));
+            continue; // dropping the stream closes it
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let guard = Active(active.clone());
+        let h = handle.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("monitor {peer}"))
+            .stack_size(CONNECTION_STACK)
+            .spawn(move || {
+                let _guard = guard;
+                let status = h(stream, peer);
+                debug!("{peer}: connection ended (status {status})");
+            });
+        if let Err(e) = spawned {
+            // The closure (and with it the guard) is dropped: the count goes back down.
+            error::error(0, Some(&e), &format!("{peer}: cannot start a thread"));
+        }
+    }
+}
