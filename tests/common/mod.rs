@@ -1,0 +1,106 @@
+//! Shared test helpers: a reader that hands out data in awkward pieces, a small PRNG, and
+//! running the built programs.
+#![allow(dead_code)]
+
+pub mod procs;
+
+use std::io::{self, Read};
+
+/// xorshift64*: deterministic, seedable, no dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// How a [`ChunkReader`] cuts its data.
+#[derive(Clone, Copy, Debug)]
+pub enum Chunks {
+    /// Every read returns one byte.
+    One,
+    /// Reads return 1..=max bytes at random.
+    Random { max: usize },
+    /// Reads return as much as asked.
+    Whole,
+}
+
+/// A reader over `data` that returns it in `chunks`, fails with `Interrupted` on about one
+/// read in `interrupt_one_in` (0: never), and counts the read calls.
+pub struct ChunkReader {
+    data: Vec<u8>,
+    pos: usize,
+    chunks: Chunks,
+    interrupt_one_in: usize,
+    rng: Rng,
+    pub reads: usize,
+    pub interrupts: usize,
+}
+
+impl ChunkReader {
+    pub fn new(data: Vec<u8>, chunks: Chunks, interrupt_one_in: usize, seed: u64) -> Self {
+        ChunkReader {
+            data,
+            pos: 0,
+            chunks,
+            interrupt_one_in,
+            rng: Rng::new(seed),
+            reads: 0,
+            interrupts: 0,
+        }
+    }
+    pub fn remaining(&self) -> &[u8] {
+        &self.data[self.pos..]
+    }
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        if self.interrupt_one_in > 0 && self.rng.below(self.interrupt_one_in) == 0 {
+            self.interrupts += 1;
+            return Err(io::Error::from(io::ErrorKind::Interrupted));
+        }
+        let left = self.data.len() - self.pos;
+        let n = match self.chunks {
+            Chunks::One => 1,
+            Chunks::Random { max } => 1 + self.rng.below(max),
+            Chunks::Whole => buf.len(),
+        }
+        .min(buf.len())
+        .min(left);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Every way a test cuts a stream: 1-byte, small random, large random, whole; with and
+/// without interrupts.
+pub fn every_chunking() -> Vec<(Chunks, usize)> {
+    let mut v = Vec::new();
+    for c in [
+        Chunks::One,
+        Chunks::Random { max: 7 },
+        Chunks::Random { max: 3000 },
+        Chunks::Whole,
+    ] {
+        v.push((c, 0));
+        v.push((c, 3));
+    }
+    v
+}

@@ -1,0 +1,189 @@
+//! Running the built programs: spawn with stderr captured line by line (with arrival
+//! times), wait for a line, signal by pid, and always clean up.
+
+use crossbeam_channel::{unbounded, Receiver};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of a built program: target/<profile>/NAME, beside this test's deps/ folder.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join(name)
+}
+
+pub struct Prog {
+    pub name: String,
+    pub child: Child,
+    lines: Receiver<(Instant, String)>,
+    /// Every stderr line so far, with its arrival time.
+    pub seen: Vec<(Instant, String)>,
+    pub started: Instant,
+}
+
+impl Prog {
+    /// Start `name args…` with RUST_LOG=debug (tests read the `listening on` line).
+    pub fn start(name: &str, args: &[&str]) -> Prog {
+        Self::start_with(name, args, |_| {})
+    }
+
+    pub fn start_with(name: &str, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Prog {
+        let mut cmd = Command::new(bin(name));
+        cmd.args(args)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        tweak(&mut cmd);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        Prog {
+            name: name.to_string(),
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Wait up to `limit` for a line containing `text` (already-seen lines count first).
+    pub fn wait_line(&mut self, text: &str, limit: Duration) -> Option<(Instant, String)> {
+        if let Some(hit) = self.seen.iter().find(|(_, l)| l.contains(text)) {
+            return Some(hit.clone());
+        }
+        let end = Instant::now() + limit;
+        while let Ok(item) = self.lines.recv_deadline(end) {
+            self.seen.push(item.clone());
+            if item.1.contains(text) {
+                return Some(item);
+            }
+        }
+        None
+    }
+
+    /// Like [`wait_line`], panicking with everything seen when the line does not come.
+    pub fn expect_line(&mut self, text: &str, limit: Duration) -> (Instant, String) {
+        match self.wait_line(text, limit) {
+            Some(hit) => hit,
+            None => panic!(
+                "{}: no line with {text:?} within {limit:?}; saw:\n{}",
+                self.name,
+                self.dump()
+            ),
+        }
+    }
+
+    /// Collect whatever arrives within `limit`.
+    pub fn drain(&mut self, limit: Duration) {
+        let end = Instant::now() + limit;
+        while let Ok(item) = self.lines.recv_deadline(end) {
+            self.seen.push(item);
+        }
+    }
+
+    /// The lines seen that are not debug output.
+    pub fn said(&self) -> Vec<String> {
+        self.seen
+            .iter()
+            .map(|(_, l)| l.clone())
+            .filter(|l| !l.contains(": debug: "))
+            .collect()
+    }
+
+    pub fn dump(&self) -> String {
+        self.seen.iter().map(|(_, l)| format!("  {l}\n")).collect()
+    }
+
+    /// The port from the server's `listening on ADDR:PORT` debug line.
+    pub fn port(&mut self) -> u16 {
+        let (_, line) = self.expect_line("listening on", Duration::from_secs(10));
+        line.rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("port in listening line")
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is touched.
+        unsafe { libc::kill(self.pid(), sig) };
+    }
+
+    /// Wait for exit up to `limit`: Some(status code), None if still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let end = Instant::now() + limit;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                self.drain(Duration::from_millis(100));
+                return Some(st.code().unwrap_or(-1));
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Threads of the process, from /proc.
+    pub fn threads(&self) -> usize {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        s.lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Open descriptors of the process, from /proc.
+    pub fn fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Prog {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start a server on port 0 with extra args and return it with its port.
+pub fn server(name: &str, args: &[&str]) -> (Prog, u16) {
+    let mut all: Vec<&str> = args.to_vec();
+    all.push("0");
+    let mut p = Prog::start(name, &all);
+    let port = p.port();
+    (p, port)
+}
+
+/// Poll `cond` every 10 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
