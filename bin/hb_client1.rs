@@ -41,7 +41,11 @@ fn accept_from(slisten: &TcpListener, server: IpAddr, limit: Duration) -> io::Re
         // SO_RCVTIMEO bounds accept() on Linux.
         socket2::SockRef::from(slisten).set_read_timeout(Some(left))?;
         match slisten.accept() {
-            Ok((shb, from)) if from.ip() == server => return Ok(shb),
+            Ok((shb, from)) if from.ip() == server => {
+                // An accepted socket inherits the listener's SO_RCVTIMEO: clear it.
+                shb.set_read_timeout(None)?;
+                return Ok(shb);
+            }
             Ok((_, from)) => say(&format!(
                 "ignoring a connection from {from}: not the server"
             )),

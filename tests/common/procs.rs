@@ -187,3 +187,40 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// The `-t` stamp of a line, `[   1.234] PROG: …`, as a duration since the program started.
+pub fn stamp(line: &str) -> Duration {
+    let inside = line
+        .strip_prefix('[')
+        .and_then(|l| l.split_once(']'))
+        .map(|(s, _)| s.trim());
+    let secs: f64 = inside
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no -t stamp in {line:?}"));
+    Duration::from_secs_f64(secs)
+}
+
+impl Prog {
+    /// The stamp of the last line containing `text` seen before the line `until`: with
+    /// `text = "debug: read"`, when the program last got bytes before it said `until`.
+    pub fn last_before(&self, text: &str, until: &str) -> Duration {
+        let end = self
+            .seen
+            .iter()
+            .position(|(_, l)| l == until)
+            .expect("`until` was seen");
+        let hit = self.seen[..end]
+            .iter()
+            .rev()
+            .find(|(_, l)| l.contains(text));
+        stamp(
+            &hit.unwrap_or_else(|| panic!("no {text:?} before {until:?}:\n{}", self.dump()))
+                .1,
+        )
+    }
+
+    /// Time from the program's last read before `line` to `line`, by its own clock.
+    pub fn since_last_read(&self, line: &str) -> Duration {
+        stamp(line) - self.last_before("debug: read", line)
+    }
+}

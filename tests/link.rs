@@ -1,0 +1,209 @@
+//! hb_client1 / hb_server1 (seed 000's heartbeat on a separate link), spawned as built, on
+//! 127.0.0.1, idle 0.3 s, interval 0.2 s, 3 probes.
+
+mod common;
+
+use common::procs::{server, wait_until, Prog};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+const T: [&str; 5] = ["-t", "--idle", "0.3", "--interval", "0.2"];
+const LATE: Duration = Duration::from_millis(150);
+const EARLY: Duration = Duration::from_millis(20);
+const S: Duration = Duration::from_secs(5);
+
+fn assert_about(what: &str, measured: Duration, expected: Duration) {
+    assert!(
+        measured + EARLY >= expected && measured <= expected + LATE,
+        "{what}: measured {measured:?}, expected {expected:?}"
+    );
+}
+
+fn client1(port: u16) -> Prog {
+    let p = port.to_string();
+    Prog::start(
+        "hb_client1",
+        &[T[0], T[1], T[2], T[3], T[4], "127.0.0.1", &p],
+    )
+}
+
+/// A raw hb_client1: data connection, port handshake, accept the connection back.
+fn handshake(port: u16) -> (TcpStream, TcpStream, std::net::SocketAddr) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut sdata = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sdata
+        .write_all(&l.local_addr().unwrap().port().to_be_bytes())
+        .unwrap();
+    let (shb, from) = l.accept().unwrap();
+    (sdata, shb, from)
+}
+
+#[test]
+fn heartbeats_on_the_separate_link_are_answered() {
+    let (mut srv, port) = server("hb_server1", &T);
+    let mut cli = client1(port);
+    std::thread::sleep(Duration::from_millis(1500));
+    cli.drain(Duration::ZERO);
+    let said = cli.said();
+    assert!(said.len() >= 3, "{said:?}");
+    assert!(
+        said.iter()
+            .all(|l| l.ends_with("] hb_client1: sending heartbeat #1")),
+        "{said:?}"
+    );
+    srv.drain(Duration::ZERO);
+    assert!(
+        !srv.said().iter().any(|l| l.contains("missed")),
+        "{:?}",
+        srv.said()
+    );
+}
+
+#[test]
+fn server_connects_back_to_the_address_the_data_came_from_and_echoes() {
+    let (_srv, port) = server("hb_server1", &T);
+    let (_sdata, mut shb, from) = handshake(port);
+    assert!(from.ip().is_loopback());
+    shb.set_read_timeout(Some(S)).unwrap();
+    for b in [0u8, 1, 0xff] {
+        shb.write_all(&[b]).unwrap();
+        let mut back = [9u8; 1];
+        shb.read_exact(&mut back).unwrap();
+        assert_eq!(back[0], b, "the heartbeat byte comes back as sent");
+    }
+}
+
+#[test]
+fn server_killed_client_says_server_terminated() {
+    let (mut srv, port) = server("hb_server1", &T);
+    let mut cli = client1(port);
+    srv.expect_line("accepted", S);
+    cli.expect_line("reader started on shb", S);
+    srv.signal(libc::SIGKILL);
+    let (_, line) = cli.expect_line("server terminated (", S);
+    assert!(
+        line.ends_with("] hb_client1: server terminated (sdata)")
+            || line.ends_with("] hb_client1: server terminated (shb)"),
+        "{line}"
+    );
+    assert_eq!(cli.wait_exit(S), Some(1));
+}
+
+#[test]
+fn server_hung_client_declares_death_after_idle_plus_probes_intervals() {
+    let (srv, port) = server("hb_server1", &T);
+    let mut cli = client1(port);
+    cli.expect_line("sending heartbeat #1", S);
+    cli.expect_line("read 1 bytes on shb", S);
+    srv.signal(libc::SIGSTOP);
+    let (_, dead) = cli.expect_line("connection dead", S);
+    assert!(dead.ends_with("] hb_client1: connection dead"), "{dead}");
+    assert_about(
+        "death",
+        cli.since_last_read(&dead),
+        Duration::from_millis(900),
+    );
+    assert_eq!(cli.wait_exit(S), Some(1));
+}
+
+#[test]
+fn client_hung_server_declares_death_after_idle_plus_probes_plus_one_intervals() {
+    let (mut srv, port) = server("hb_server1", &T);
+    let cli = client1(port);
+    srv.expect_line("read 1 bytes on shb", S);
+    cli.signal(libc::SIGSTOP);
+    let (_, m1) = srv.expect_line("missed heartbeat #1", S);
+    let (_, dead) = srv.expect_line("connection dead", S);
+    assert!(dead.contains("] hb_server1: 127.0.0.1:"), "{dead}");
+    assert_about(
+        "missed #1",
+        srv.since_last_read(&m1),
+        Duration::from_millis(500),
+    );
+    assert_about(
+        "death",
+        srv.since_last_read(&dead),
+        Duration::from_millis(1100),
+    );
+}
+
+#[test]
+fn traffic_on_the_data_connection_resets_the_count() {
+    let (mut srv, port) = server("hb_server1", &T);
+    let (mut sdata, _shb, _) = handshake(port);
+    for _ in 0..8 {
+        sdata.write_all(b"application data").unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    srv.drain(Duration::ZERO);
+    assert!(
+        !srv.said().iter().any(|l| l.contains("missed")),
+        "{:?}",
+        srv.said()
+    );
+    let (_, line) = srv.expect_line("missed heartbeat #1", S);
+    let after = srv.since_last_read(&line);
+    assert_about(
+        "first miss after the data stops",
+        after,
+        Duration::from_millis(500),
+    );
+}
+
+#[test]
+fn bad_handshakes_end_only_their_own_connection() {
+    let (mut srv, port) = server("hb_server1", &T);
+    // One byte, then nothing: bounded by the first window (0.5 s), not for ever.
+    let mut one = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    one.write_all(&[0x12]).unwrap();
+    let me = one.local_addr().unwrap();
+    let (_, line) = srv.expect_line(&format!("{me}: error reading port number"), S);
+    assert!(line.contains("no port number within"), "{line}");
+    // One byte then close.
+    let mut half = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    half.write_all(&[0x12]).unwrap();
+    half.shutdown(Shutdown::Write).unwrap();
+    srv.expect_line("client closed after 1 of 2 bytes", S);
+    // Port 0.
+    let mut zero = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    zero.write_all(&[0, 0]).unwrap();
+    srv.expect_line("port 0 is not a heartbeat port", S);
+    // A port nobody listens on: the connect-back is refused.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = l.local_addr().unwrap().port();
+    drop(l);
+    let mut refused = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    refused.write_all(&closed.to_be_bytes()).unwrap();
+    let (_, line) = srv.expect_line("shb connect error", S);
+    assert!(line.ends_with("Connection refused (111)"), "{line}");
+    // The server still serves a good client.
+    let (_sdata, mut shb, _) = handshake(port);
+    shb.write_all(&[0]).unwrap();
+    shb.set_read_timeout(Some(S)).unwrap();
+    shb.read_exact(&mut [0u8; 1]).unwrap();
+}
+
+#[test]
+fn fifty_clients_then_resources_return() {
+    let (srv, port) = server("hb_server1", &["--idle", "5", "--interval", "1"]);
+    let (threads0, fds0) = (srv.threads(), srv.fds());
+    let links: Vec<_> = (0..50).map(|_| handshake(port)).collect();
+    for (_, shb, _) in &links {
+        let mut shb: &TcpStream = shb;
+        shb.write_all(&[0]).unwrap();
+        shb.set_read_timeout(Some(S)).unwrap();
+        shb.read_exact(&mut [0u8; 1]).unwrap();
+    }
+    assert!(
+        srv.threads() >= threads0 + 50 * 3,
+        "a monitor and two readers each"
+    );
+    drop(links);
+    assert!(
+        wait_until(S, || srv.threads() == threads0 && srv.fds() == fds0),
+        "threads {} (was {threads0}), fds {} (was {fds0})",
+        srv.threads(),
+        srv.fds()
+    );
+}
