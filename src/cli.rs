@@ -35,6 +35,8 @@ pub enum Extra {
     UserTimeout,
     /// `--on-dead CMD`: a command to run when the connection dies.
     OnDead,
+    /// `--keepalive`: a server probes its clients with kernel keepalive too.
+    Keepalive,
 }
 
 /// What a program accepts: its name, positionals, defaults, and extra options.
@@ -86,6 +88,8 @@ pub struct Args {
     pub user_timeout: Option<Duration>,
     /// `--on-dead`.
     pub on_dead: Option<String>,
+    /// `--keepalive`.
+    pub keepalive: bool,
 }
 
 /// What the command line asks for.
@@ -133,6 +137,7 @@ impl Spec {
                 Extra::ReplyDelay => "  --reply-delay SECS      wait before answering each heartbeat (a slow peer)\n",
                 Extra::UserTimeout => "  --user-timeout SECS     TCP_USER_TIMEOUT (Linux): bound on unacknowledged data\n",
                 Extra::OnDead => "  --on-dead CMD           run CMD (sh -c) when the connection dies; its status is ours\n",
+                Extra::Keepalive => "  --keepalive             probe clients with kernel keepalive too (seed 001)\n",
             };
         }
         h += "  -t, --timestamps        prefix each line with seconds since start\n";
@@ -168,6 +173,7 @@ impl Spec {
             reply_delay: None,
             user_timeout: None,
             on_dead: None,
+            keepalive: false,
         };
         let mut positionals = Vec::new();
         let mut it = argv.into_iter();
@@ -215,6 +221,7 @@ impl Spec {
                     a.user_timeout = Some(self.seconds(&opt, &value()?)?)
                 }
                 "--on-dead" if has(Extra::OnDead) => a.on_dead = Some(value()?),
+                "--keepalive" if has(Extra::Keepalive) => a.keepalive = true,
                 _ => return Err(format!("unknown option '{arg}'")),
             }
         }

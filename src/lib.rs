@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod keepalive;
 pub mod message;
 pub mod monitor;
 pub mod net;

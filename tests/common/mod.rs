@@ -104,3 +104,72 @@ pub fn every_chunking() -> Vec<(Chunks, usize)> {
     }
     v
 }
+
+/// Run the calling test again inside a private network namespace (`unshare -n`, or
+/// `unshare -rn` for a user who is not root), on that namespace's own loopback, so it may
+/// add iptables rules without touching the machine's network. Returns `true` in the copy
+/// running inside (which goes on with the test), `false` in the outer one (which is done:
+/// it has asserted that the inner copy passed). Where no namespace can be made, the test
+/// is reported as skipped with the reason, and fails under CI (CI runs as root).
+pub fn in_private_netns(test: &str) -> bool {
+    use std::process::Command;
+    if std::env::var_os("HB_IN_NETNS").is_some() {
+        let up = Command::new("ip")
+            .args(["link", "set", "lo", "up"])
+            .status();
+        assert!(
+            up.is_ok_and(|s| s.success()),
+            "ip link set lo up inside the namespace"
+        );
+        return true;
+    }
+    let missing: Vec<&str> = ["unshare", "ip", "iptables"]
+        .into_iter()
+        .filter(|t| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    let exe = std::env::current_exe().expect("test executable");
+    let run = |flags: &str| {
+        Command::new("unshare")
+            .args([flags, "--"])
+            .arg(&exe)
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env("HB_IN_NETNS", "1")
+            .status()
+    };
+    let reason = if !missing.is_empty() {
+        format!("missing {}", missing.join(", "))
+    } else {
+        // SAFETY: geteuid has no preconditions.
+        let flags = if unsafe { libc::geteuid() } == 0 {
+            "-n"
+        } else {
+            "-rn"
+        };
+        match run(flags) {
+            Ok(st) if st.success() => return false,
+            Ok(st) if st.code() == Some(101) => panic!("{test} failed inside the namespace"),
+            Ok(st) => format!("unshare {flags} failed ({st})"),
+            Err(e) => format!("unshare: {e}"),
+        }
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} could not run under CI: {reason}"
+    );
+    eprintln!("SKIPPED {test}: {reason}");
+    false
+}
+
+/// `iptables ARGS` inside the namespace; panics if it fails.
+pub fn iptables(args: &[&str]) {
+    let st = std::process::Command::new("iptables")
+        .args(args)
+        .status()
+        .expect("iptables");
+    assert!(st.success(), "iptables {args:?}");
+}

@@ -1,0 +1,69 @@
+//! `ka_client HOST PORT` — kernel keepalive instead of an application heartbeat: seed 000 §1's
+//! four `setsockopt` calls (defaults 60 / 5 / 3, as there), seed 003's `heartbeat(fd)`, seed
+//! 004's `SIO_KEEPALIVE_VALS` on Windows, and seed 002's backup that takes over when the
+//! kernel reports the link dead (`--on-dead CMD`).
+//!
+//! Prints the system defaults and the values the kernel took, then blocks reading — no
+//! byte is ever sent — until the kernel ends the connection, and says how, with the time
+//! since the last byte: `connection timed out` (the peer is gone: probes unanswered),
+//! `connection reset` (the peer rebooted: its kernel answered a probe with RST), or
+//! `server terminated` (the peer closed). A hung peer is never reported: its kernel still
+//! ACKs the probes (seed 001's lesson).
+
+use heartbeat::cli::{self, Extra, Spec};
+use heartbeat::error::{die, say};
+use heartbeat::keepalive::{self, Settings};
+use heartbeat::net;
+
+const SPEC: Spec = Spec {
+    name: "ka_client",
+    about: "Kernel keepalive client (seeds 000 §1, 001-004): SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT; reports how the kernel ended the link. Tip: --user-timeout idle+interval*probes.",
+    takes_host: true,
+    idle: 60.0,
+    interval: 5.0,
+    probes: 3,
+    whole_seconds: true,
+    extras: &[Extra::UserTimeout, Extra::OnDead],
+};
+
+fn main() {
+    let a = cli::start(&SPEC);
+    let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
+    match keepalive::system_defaults() {
+        Ok(d) => say(&format!(
+            "system defaults: {d}: a vanished peer is found after {}",
+            keepalive::human(d.bound())
+        )),
+        Err(e) => say(&format!("system defaults unknown: {e}")),
+    }
+    let s = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let want = Settings {
+        idle: a.idle,
+        interval: a.interval,
+        probes: a.probes,
+    };
+    let lines = keepalive::apply(&s, &want, a.user_timeout)
+        .unwrap_or_else(|e| die(Some(&e), "setsockopt failed"));
+    for line in lines {
+        say(&line);
+    }
+
+    let (ending, result, since) = keepalive::wait_for_end(&s);
+    say(&keepalive::describe_end(&ending, &result, since, "server"));
+
+    // Seed 002: tcpkeepalive_vm_start() — the backup takes over.
+    if let Some(cmd) = a.on_dead {
+        say(&format!("running --on-dead: {cmd}"));
+        #[cfg(windows)]
+        let status = std::process::Command::new("cmd")
+            .args(["/C", &cmd])
+            .status();
+        #[cfg(not(windows))]
+        let status = std::process::Command::new("sh").args(["-c", &cmd]).status();
+        match status {
+            Ok(st) => std::process::exit(st.code().unwrap_or(1)),
+            Err(e) => die(Some(&e), "cannot run --on-dead"),
+        }
+    }
+    std::process::exit(1);
+}
