@@ -1,7 +1,7 @@
 # heartbeat — build the programs as the article's Makefile does (./hb_server 9000),
 # and run every check.
 
-PROGRAMS = hb_client hb_server hb_client1 hb_server1 ka_client ka_server
+PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server
 CARGO ?= cargo
 
 .PHONY: all build test demo clean

@@ -17,6 +17,7 @@ const SPEC: Spec = Spec {
     name: "hb_client",
     about: "In-band heartbeat client (seed 000 hb_client.c): MSG_HEARTBEAT after --idle, then every --interval.",
     takes_host: true,
+    takes_idle: true,
     idle: 60.0,
     interval: 10.0,
     probes: 3,

@@ -22,6 +22,7 @@ const SPEC: Spec = Spec {
     name: "hb_client1",
     about: "Heartbeat client on a separate link (seed 000 hb_client1.c): one byte on shb after --idle, then every --interval.",
     takes_host: true,
+    takes_idle: true,
     idle: 60.0,
     interval: 10.0,
     probes: 3,

@@ -19,6 +19,7 @@ const SPEC: Spec = Spec {
     name: "hb_server",
     about: "In-band heartbeat server (seed 000 hb_server.c): echoes each MSG_HEARTBEAT.",
     takes_host: false,
+    takes_idle: true,
     idle: 60.0,
     interval: 10.0,
     probes: 3,

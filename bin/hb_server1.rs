@@ -22,6 +22,7 @@ const SPEC: Spec = Spec {
     name: "hb_server1",
     about: "Heartbeat server on a separate link (seed 000 hb_server1.c): connects back, echoes each heartbeat byte.",
     takes_host: false,
+    takes_idle: true,
     idle: 60.0,
     interval: 10.0,
     probes: 3,

@@ -19,6 +19,7 @@ const SPEC: Spec = Spec {
     name: "ka_client",
     about: "Kernel keepalive client (seeds 000 §1, 001-004): SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT; reports how the kernel ended the link. Tip: --user-timeout idle+interval*probes.",
     takes_host: true,
+    takes_idle: true,
     idle: 60.0,
     interval: 5.0,
     probes: 3,

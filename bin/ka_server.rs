@@ -14,6 +14,7 @@ const SPEC: Spec = Spec {
     name: "ka_server",
     about: "Kernel keepalive server (seed 002's source, seed 001's advice): holds connections, sends nothing; --keepalive probes clients.",
     takes_host: false,
+    takes_idle: true,
     idle: 60.0,
     interval: 5.0,
     probes: 3,

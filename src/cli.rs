@@ -48,6 +48,8 @@ pub struct Spec {
     pub about: &'static str,
     /// `true` for `HOST PORT` (clients), `false` for `PORT` (servers).
     pub takes_host: bool,
+    /// Whether `--idle` applies (the OOB programs probe on a fixed clock and have none).
+    pub takes_idle: bool,
     /// Default `--idle`, seconds.
     pub idle: f64,
     /// Default `--interval`, seconds.
@@ -118,10 +120,12 @@ impl Spec {
             "SECS"
         };
         let mut h = format!("{}\n{}\n\noptions:\n", self.usage(), self.about);
-        h += &format!(
-            "  --idle {unit:<14} idle time before probing (default {})\n",
-            self.idle
-        );
+        if self.takes_idle {
+            h += &format!(
+                "  --idle {unit:<14} idle time before probing (default {})\n",
+                self.idle
+            );
+        }
         h += &format!(
             "  --interval {unit:<10} time between probes (default {})\n",
             self.interval
@@ -199,7 +203,7 @@ impl Spec {
                 "-h" | "--help" => return Ok(Parsed::Help),
                 "-V" | "--version" => return Ok(Parsed::Version),
                 "-t" | "--timestamps" => a.timestamps = true,
-                "--idle" => a.idle = self.seconds(&opt, &value()?)?,
+                "--idle" if self.takes_idle => a.idle = self.seconds(&opt, &value()?)?,
                 "--interval" => a.interval = self.seconds(&opt, &value()?)?,
                 "--probes" => {
                     let v = value()?;

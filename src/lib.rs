@@ -20,5 +20,6 @@ pub mod keepalive;
 pub mod message;
 pub mod monitor;
 pub mod net;
+pub mod oob;
 pub mod readn;
 pub mod server;

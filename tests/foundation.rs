@@ -130,6 +130,7 @@ const SPEC: Spec = Spec {
     name: "hb_test",
     about: "test",
     takes_host: true,
+    takes_idle: true,
     idle: 60.0,
     interval: 10.0,
     probes: 3,
