@@ -4,7 +4,7 @@
 PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server
 CARGO ?= cargo
 
-.PHONY: all build test demo clean
+.PHONY: all build test demo clean check-targets
 
 all: build
 	@for p in $(PROGRAMS); do cp target/release/$$p ./$$p; done
@@ -22,6 +22,16 @@ test:
 # The article in ten seconds: a server hangs, the client notices.
 demo: all
 	bash lab/demo.sh
+
+# Compile for macOS and Windows too (only targets whose standard library is installed:
+# rustup target add x86_64-apple-darwin x86_64-pc-windows-gnu).
+TARGETS = x86_64-apple-darwin x86_64-pc-windows-gnu
+check-targets:
+	@for t in $(TARGETS); do \
+	  if rustup target list --installed 2>/dev/null | grep -qx $$t; then \
+	    echo "cargo check --target $$t"; $(CARGO) check -q --target $$t --lib --bins || exit 1; \
+	  else echo "skipped $$t: its standard library is not installed"; fi; \
+	done
 
 clean:
 	$(CARGO) clean

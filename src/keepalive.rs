@@ -129,11 +129,15 @@ pub fn read_back(s: &TcpStream) -> Effective {
     #[cfg(not(windows))]
     let idle = sock.tcp_keepalive_time();
     #[cfg(windows)]
-    let idle = Err(unsupported("reading TCP_KEEPIDLE back"));
+    let idle = Err(unsupported("reading SIO_KEEPALIVE_VALS back"));
+    #[cfg(not(windows))]
+    let interval = sock.tcp_keepalive_interval();
+    #[cfg(windows)]
+    let interval = Err(unsupported("reading SIO_KEEPALIVE_VALS back"));
     Effective {
         enabled: sock.keepalive(),
         idle,
-        interval: sock.tcp_keepalive_interval(),
+        interval,
         probes: sock.tcp_keepalive_retries(),
     }
 }
