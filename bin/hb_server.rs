@@ -24,7 +24,12 @@ const SPEC: Spec = Spec {
     interval: 10.0,
     probes: 3,
     whole_seconds: false,
-    extras: &[Extra::Once, Extra::MaxClients, Extra::ReplyDelay],
+    extras: &[
+        Extra::Once,
+        Extra::MaxClients,
+        Extra::Backlog,
+        Extra::ReplyDelay,
+    ],
 };
 
 /// One client: the C `main` after `accept`. Returns the C exit status (always 1).
@@ -94,7 +99,7 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
 
 fn main() {
     let a = cli::start(&SPEC);
-    let s = net::tcp_server(None, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let s = net::tcp_server_backlog(None, &a.port, a.backlog).unwrap_or_else(|e| die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
     let status = server::serve(s, once, max, move |s1, peer| serve_client(s1, peer, &a));
     std::process::exit(status);

@@ -27,7 +27,7 @@ const SPEC: Spec = Spec {
     interval: 10.0,
     probes: 3,
     whole_seconds: false,
-    extras: &[Extra::Once, Extra::MaxClients],
+    extras: &[Extra::Once, Extra::MaxClients, Extra::Backlog],
 };
 
 /// `readn( sdata, &peer.sin_port, 2 )`, bounded by `limit`.
@@ -127,7 +127,7 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
 
 fn main() {
     let a = cli::start(&SPEC);
-    let s = net::tcp_server(None, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let s = net::tcp_server_backlog(None, &a.port, a.backlog).unwrap_or_else(|e| die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
     let status = server::serve(s, once, max, move |sdata, peer| {
         serve_client(sdata, peer, &a)

@@ -25,7 +25,7 @@ const SPEC: Spec = Spec {
     interval: 1.0,
     probes: 5,
     whole_seconds: false,
-    extras: &[Extra::Once, Extra::MaxClients],
+    extras: &[Extra::Once, Extra::MaxClients, Extra::Backlog],
 };
 
 fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
@@ -80,7 +80,7 @@ fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
 
 fn main() {
     let a = cli::start(&SPEC);
-    let s = net::tcp_server(None, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let s = net::tcp_server_backlog(None, &a.port, a.backlog).unwrap_or_else(|e| die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
     let status = server::serve(s, once, max, move |c, peer| serve_client(c, peer, &a));
     std::process::exit(status);

@@ -19,7 +19,7 @@ const SPEC: Spec = Spec {
     interval: 5.0,
     probes: 3,
     whole_seconds: true,
-    extras: &[Extra::Once, Extra::MaxClients, Extra::Keepalive, Extra::UserTimeout],
+    extras: &[Extra::Once, Extra::MaxClients, Extra::Backlog, Extra::Keepalive, Extra::UserTimeout],
 };
 
 fn serve_client(s: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
@@ -58,7 +58,7 @@ fn main() {
             want.bound().as_secs()
         ));
     }
-    let s = net::tcp_server(None, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let s = net::tcp_server_backlog(None, &a.port, a.backlog).unwrap_or_else(|e| die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
     let status = server::serve(s, once, max, move |c, peer| serve_client(c, peer, &a));
     std::process::exit(status);

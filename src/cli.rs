@@ -37,6 +37,8 @@ pub enum Extra {
     OnDead,
     /// `--keepalive`: a server probes its clients with kernel keepalive too.
     Keepalive,
+    /// `--backlog N`: the listen backlog (default 5, the C's `NLISTEN`).
+    Backlog,
 }
 
 /// What a program accepts: its name, positionals, defaults, and extra options.
@@ -92,6 +94,8 @@ pub struct Args {
     pub on_dead: Option<String>,
     /// `--keepalive`.
     pub keepalive: bool,
+    /// `--backlog`.
+    pub backlog: i32,
 }
 
 /// What the command line asks for.
@@ -142,6 +146,7 @@ impl Spec {
                 Extra::UserTimeout => "  --user-timeout SECS     TCP_USER_TIMEOUT (Linux): bound on unacknowledged data\n",
                 Extra::OnDead => "  --on-dead CMD           run CMD (sh -c) when the connection dies; its status is ours\n",
                 Extra::Keepalive => "  --keepalive             probe clients with kernel keepalive too (seed 001)\n",
+                Extra::Backlog => "  --backlog N             listen backlog (default 5, the C's NLISTEN; raise it for a class)\n",
             };
         }
         h += "  -t, --timestamps        prefix each line with seconds since start\n";
@@ -178,6 +183,7 @@ impl Spec {
             user_timeout: None,
             on_dead: None,
             keepalive: false,
+            backlog: crate::net::NLISTEN,
         };
         let mut positionals = Vec::new();
         let mut it = argv.into_iter();
@@ -226,6 +232,12 @@ impl Spec {
                 }
                 "--on-dead" if has(Extra::OnDead) => a.on_dead = Some(value()?),
                 "--keepalive" if has(Extra::Keepalive) => a.keepalive = true,
+                "--backlog" if has(Extra::Backlog) => {
+                    let v = value()?;
+                    a.backlog = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--backlog takes a positive whole number, not '{v}'")
+                    })?;
+                }
                 _ => return Err(format!("unknown option '{arg}'")),
             }
         }

@@ -292,36 +292,93 @@ impl Drop for Monitor {
     }
 }
 
+/// The C "in-line readn" of `hb_server.c`: `recv( s1, (char *)&msg + sizeof(msg) - cnt,
+/// cnt, 0 )` into one `msg_t`, whatever pieces TCP delivers it in.
+///
+/// ```
+/// use heartbeat::monitor::MessageAssembler;
+/// use heartbeat::message::Message;
+/// let wire = Message::heartbeat().encode();
+/// let mut asm = MessageAssembler::new();
+/// asm.space()[..1000].copy_from_slice(&wire[..1000]);
+/// assert!(asm.filled(1000).is_none());                 // cnt > 0: continue
+/// asm.space().copy_from_slice(&wire[1000..]);
+/// assert_eq!(asm.filled(1004), Some(Message::heartbeat())); // a whole message
+/// ```
+pub struct MessageAssembler {
+    buf: [u8; MSG_LEN],
+    got: usize,
+}
+
+impl Default for MessageAssembler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MessageAssembler {
+    /// An empty assembler (`cnt = sizeof( msg )`).
+    pub fn new() -> Self {
+        MessageAssembler {
+            buf: [0; MSG_LEN],
+            got: 0,
+        }
+    }
+
+    /// Where the next `read` goes: the rest of the current message, never beyond it.
+    pub fn space(&mut self) -> &mut [u8] {
+        &mut self.buf[self.got..]
+    }
+
+    /// Record `n` bytes read into [`space`](Self::space); the message when it is complete.
+    pub fn filled(&mut self, n: usize) -> Option<Message> {
+        self.got = (self.got + n).min(MSG_LEN);
+        if self.got < MSG_LEN {
+            return None;
+        }
+        self.got = 0;
+        Some(Message::decode(&self.buf))
+    }
+
+    /// Bytes of an unfinished message.
+    pub fn pending(&self) -> usize {
+        self.got
+    }
+}
+
 /// The reader thread: block in `read`, forward what arrives, end at EOF or error or when
 /// the monitor has gone.
 fn read_loop(link: Link, mut s: TcpStream, framing: Framing, tx: Sender<Input>) {
     debug!("reader started on {}", link.c_name());
-    let mut buf = [0u8; MSG_LEN];
-    let mut got = 0; // bytes of the current message (Framing::Messages)
+    let mut bytes = [0u8; 1024];
+    let mut asm = MessageAssembler::new();
     loop {
         let want = match framing {
-            Framing::Bytes => &mut buf[..1024],
-            Framing::Messages => &mut buf[got..],
+            Framing::Bytes => &mut bytes[..],
+            Framing::Messages => asm.space(),
         };
         let input = match s.read(want) {
-            Ok(0) => Input::Closed { link, pending: got },
+            Ok(0) => Input::Closed {
+                link,
+                pending: asm.pending(),
+            },
             Ok(n) => {
                 debug!("read {n} bytes on {}", link.c_name());
                 match framing {
                     Framing::Bytes => Input::Bytes {
                         link,
-                        data: buf[..n].to_vec(),
+                        data: bytes[..n].to_vec(),
                     },
-                    Framing::Messages => {
-                        got += n;
-                        if got < MSG_LEN {
-                            Input::Partial { link, got }
-                        } else {
-                            got = 0;
-                            let msg = Box::new(Message::decode(&buf));
-                            Input::Message { link, msg }
-                        }
-                    }
+                    Framing::Messages => match asm.filled(n) {
+                        None => Input::Partial {
+                            link,
+                            got: asm.pending(),
+                        },
+                        Some(msg) => Input::Message {
+                            link,
+                            msg: Box::new(msg),
+                        },
+                    },
                 }
             }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,

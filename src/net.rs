@@ -106,13 +106,26 @@ fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
 /// Set up a TCP server (`tcp_server`): `SO_REUSEADDR`, bind, listen with [`NLISTEN`].
 /// `host` `None` listens on every IPv4 address, as `INADDR_ANY`.
 pub fn tcp_server(host: Option<&str>, service: &str) -> io::Result<TcpListener> {
+    tcp_server_backlog(host, service, NLISTEN)
+}
+
+/// [`tcp_server`] with another listen backlog. With the article's 5, a burst of clients
+/// overflows the accept queue while the server is busy starting threads: the kernel drops
+/// the extra SYNs and those clients retry after 1 s, 3 s, 7 s… (`--backlog` on the servers).
+#[doc(alias = "tcp_server")]
+#[doc(alias = "listen")]
+pub fn tcp_server_backlog(
+    host: Option<&str>,
+    service: &str,
+    backlog: i32,
+) -> io::Result<TcpListener> {
     let local = set_address(host, service, "tcp")?;
     let s = tcp_socket(&local)?;
     s.set_reuse_address(true)
         .map_err(|e| context(e, "setsockopt failed"))?;
     s.bind(&local.into())
         .map_err(|e| context(e, "bind failed"))?;
-    s.listen(NLISTEN).map_err(|e| context(e, "listen failed"))?;
+    s.listen(backlog).map_err(|e| context(e, "listen failed"))?;
     Ok(s.into())
 }
 
