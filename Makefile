@@ -36,3 +36,15 @@ check-targets:
 clean:
 	$(CARGO) clean
 	rm -f $(PROGRAMS)
+
+# Fuzz each target for FUZZ_SECONDS (default 60) with cargo fuzz; the stable toolchain
+# takes cargo-fuzz's nightly flags with RUSTC_BOOTSTRAP=1. Not part of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = readvrec line_reader message
+.PHONY: fuzz
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  (cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; \
+	done
