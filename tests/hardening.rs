@@ -329,3 +329,70 @@ fn a_panic_in_one_connection_does_not_take_the_server_down() {
         assert_eq!(&back, b"hello");
     }
 }
+
+#[test]
+fn every_server_refuses_clients_beyond_max_clients() {
+    for name in ["hb_server", "hb_server1", "hb_server_oob", "ka_server"] {
+        let (mut srv, port) = server(name, &["--max-clients", "2"]);
+        let held: Vec<_> = (0..2)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let accepted = |p: &mut Prog| {
+            p.drain(Duration::from_millis(10));
+            p.seen
+                .iter()
+                .filter(|(_, l)| l.ends_with(": accepted"))
+                .count()
+        };
+        assert!(
+            wait_until(S, || accepted(&mut srv) == 2),
+            "{name}: two clients in"
+        );
+        let mut extra = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let me = extra.local_addr().unwrap();
+        srv.expect_line(&format!("{name}: {me}: refused: 2 clients already"), S);
+        extra.set_read_timeout(Some(S)).unwrap();
+        assert!(
+            matches!(extra.read(&mut [0u8; 8]), Ok(0) | Err(_)),
+            "{name}: closed"
+        );
+        drop(held);
+    }
+}
+
+/// hb_client1 takes as its heartbeat link only a connection from its server's address.
+#[test]
+fn hb_client1_ignores_a_heartbeat_connection_from_another_host() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut cli = Prog::start(
+        "hb_client1",
+        &["--idle", "0.3", "--interval", "0.2", "127.0.0.1", &port],
+    );
+    let (mut sdata, _) = l.accept().unwrap();
+    let mut p = [0u8; 2];
+    sdata.read_exact(&mut p).unwrap();
+    let hb_port = u16::from_be_bytes(p);
+    // An intruder from 127.0.0.2 gets there first: ignored.
+    let intruder =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    intruder
+        .bind(
+            &"127.0.0.2:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    intruder
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], hb_port)).into())
+        .unwrap();
+    cli.expect_line("ignoring a connection from 127.0.0.2:", S);
+    // The real server's connection back is taken, and heartbeats flow on it.
+    let mut shb = TcpStream::connect(("127.0.0.1", hb_port)).unwrap();
+    cli.expect_line("sending heartbeat #1", S);
+    shb.set_read_timeout(Some(S)).unwrap();
+    let mut beat = [9u8; 1];
+    shb.read_exact(&mut beat).unwrap();
+    assert_eq!(beat, [0]);
+}
