@@ -4,24 +4,14 @@
 
 mod common;
 
-use common::procs::{server, wait_until, Prog};
+use common::procs::{assert_about, server, wait_until, Prog};
 use heartbeat::message::{Message, MSG_HEARTBEAT, MSG_LEN, MSG_TYPE1};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 const T: [&str; 5] = ["-t", "--idle", "0.3", "--interval", "0.2"];
-/// Late by at most this much on a loaded 2-core machine; never early by more than EARLY.
-const LATE: Duration = Duration::from_millis(150);
-const EARLY: Duration = Duration::from_millis(20);
 const S: Duration = Duration::from_secs(5);
-
-fn assert_about(what: &str, measured: Duration, expected: Duration) {
-    assert!(
-        measured + EARLY >= expected && measured <= expected + LATE,
-        "{what}: measured {measured:?}, expected {expected:?} (-{EARLY:?}/+{LATE:?})"
-    );
-}
 
 fn client(port: u16) -> Prog {
     let p = port.to_string();

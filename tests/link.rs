@@ -3,22 +3,13 @@
 
 mod common;
 
-use common::procs::{server, wait_until, Prog};
+use common::procs::{assert_about, server, wait_until, Prog};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
 const T: [&str; 5] = ["-t", "--idle", "0.3", "--interval", "0.2"];
-const LATE: Duration = Duration::from_millis(150);
-const EARLY: Duration = Duration::from_millis(20);
 const S: Duration = Duration::from_secs(5);
-
-fn assert_about(what: &str, measured: Duration, expected: Duration) {
-    assert!(
-        measured + EARLY >= expected && measured <= expected + LATE,
-        "{what}: measured {measured:?}, expected {expected:?}"
-    );
-}
 
 fn client1(port: u16) -> Prog {
     let p = port.to_string();

@@ -4,14 +4,13 @@
 
 mod common;
 
-use common::procs::{server, stamp, Prog};
+use common::procs::{server, stamp, Prog, LATE};
 use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
 const T: [&str; 5] = ["-t", "--interval", "0.1", "--probes", "3"];
 const S: Duration = Duration::from_secs(10);
-const LATE: Duration = Duration::from_millis(150);
 
 fn client(port: u16, stdin: Stdio, stdout: Stdio) -> Prog {
     let p = port.to_string();

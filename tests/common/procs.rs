@@ -256,3 +256,17 @@ pub fn reset(s: std::net::TcpStream) {
     let _ = socket2::SockRef::from(&s).set_linger(Some(Duration::ZERO));
     drop(s);
 }
+
+/// Timing tolerance of the tests: late by at most 150 ms (a loaded 2-core machine), early
+/// by at most 20 ms (clock granularity). Precise figures belong to the benchmarks.
+pub const LATE: Duration = Duration::from_millis(150);
+/// See [`LATE`].
+pub const EARLY: Duration = Duration::from_millis(20);
+
+/// Assert `measured` is `expected` within [`EARLY`]/[`LATE`].
+pub fn assert_about(what: &str, measured: Duration, expected: Duration) {
+    assert!(
+        measured + EARLY >= expected && measured <= expected + LATE,
+        "{what}: measured {measured:?}, expected {expected:?} (-{EARLY:?}/+{LATE:?})"
+    );
+}
