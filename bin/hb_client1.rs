@@ -82,6 +82,7 @@ fn main() {
     let hblisten = slisten
         .local_addr()
         .unwrap_or_else(|e| die(Some(&e), "getsockname failure"));
+    log::debug!("heartbeat listener on {hblisten}");
     if let Err(e) = (&sdata).write_all(&hblisten.port().to_be_bytes()) {
         die(Some(&e), "send failure sending port");
     }

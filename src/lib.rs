@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod error;
 pub mod keepalive;
+pub mod lab;
 pub mod message;
 pub mod monitor;
 pub mod net;
