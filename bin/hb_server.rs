@@ -10,9 +10,8 @@
 use heartbeat::cli::{self, Args, Extra, Spec};
 use heartbeat::error::{self, die, say};
 use heartbeat::message::{MSG_HEARTBEAT, MSG_TYPE1, MSG_TYPE2};
-use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::{net, server};
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 const SPEC: Spec = Spec {
@@ -46,7 +45,11 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
     // A client that stops reading must not block this thread for ever in send().
     let _ = s1.set_write_timeout(Some(config.death_bound()));
     let mut mon = Monitor::new(config, &peer.to_string());
-    if let Err(e) = mon.watch(Link::Data, &s1, Framing::Messages) {
+    // The reader echoes each MSG_HEARTBEAT itself: no thread handoff on the echo path.
+    let answer = Answer::Heartbeats {
+        delay: a.reply_delay,
+    };
+    if let Err(e) = mon.watch_answering(Link::Data, &s1, Framing::Messages, answer) {
         fail(&e, "cannot start the reader");
         return 1;
     }
@@ -75,19 +78,15 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
                 fail(&error, "recv failure");
                 return 1;
             }
+            Event::Input(Input::SendFailed { error, .. }) => {
+                fail(&error, "send failure");
+                return 1;
+            }
             Event::Input(_) => continue, // part of a message: the timer is reset
         };
         match msg.msg_type {
             MSG_TYPE1 | MSG_TYPE2 => log::debug!("{peer}: message type {}", msg.msg_type),
-            MSG_HEARTBEAT => {
-                if let Some(delay) = a.reply_delay {
-                    std::thread::sleep(delay); // seed 001's sleep(sleepingTime)
-                }
-                if let Err(e) = (&s1).write_all(&msg.encode()) {
-                    fail(&e, "send failure");
-                    return 1;
-                }
-            }
+            MSG_HEARTBEAT => {} // echoed by the reader: rc = send( s1, &msg, sizeof( msg ), 0 )
             // %d of ntohl(msg.type), as the C prints it
             other => {
                 say(&format!("unknown message type ({})", other as i32));

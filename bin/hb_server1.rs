@@ -12,10 +12,10 @@
 
 use heartbeat::cli::{self, Args, Extra, Spec};
 use heartbeat::error::{self, die, say};
-use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::readn::readn;
 use heartbeat::{net, server};
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 
 const SPEC: Spec = Spec {
@@ -83,8 +83,12 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
     };
     let _ = shb.set_write_timeout(Some(config.death_bound()));
     let mut mon = Monitor::new(config, &peer.to_string());
-    for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
-        if let Err(e) = mon.watch(link, s, Framing::Bytes) {
+    // sdata: read and dropped, as the C; shb: every byte echoed by its reader itself.
+    for (link, s, answer) in [
+        (Link::Data, &sdata, Answer::Nothing),
+        (Link::Heartbeat, &shb, Answer::Bytes),
+    ] {
+        if let Err(e) = mon.watch_answering(link, s, Framing::Bytes, answer) {
             fail(&e, "cannot start the reader");
             return 1;
         }
@@ -98,14 +102,9 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
                 say("connection dead");
                 return 1;
             }
-            Event::Input(Input::Bytes {
-                link: Link::Heartbeat,
-                data,
-            }) => {
-                if let Err(e) = (&shb).write_all(&data) {
-                    fail(&e, "shb send failure");
-                    return 1;
-                }
+            Event::Input(Input::SendFailed { error, .. }) => {
+                fail(&error, "shb send failure");
+                return 1;
             }
             Event::Input(Input::Closed { .. }) => {
                 say("client terminated");

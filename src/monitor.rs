@@ -16,9 +16,13 @@
 //! tv.tv_sec = T1;                       /* server: T1 + T2 */
 //! ```
 //!
-//! Here, per connection, a **reader thread** blocks in `read` and sends what it got
-//! ([`Input`]) over a `crossbeam-channel`; the **monitor** waits on that channel with a
-//! deadline (`recv_deadline`, the `select` timeout) and runs the same machine:
+//! Here, per connection, a **reader thread** blocks in `read`, stamps the time of every byte
+//! it gets, and sends over a `crossbeam-channel` what the program must act on ([`Input`]:
+//! whole messages, data, EOF, errors). Where the program's answer is fixed — `hb_server`
+//! echoing a heartbeat, `hb_server1` echoing a byte — the reader answers by itself
+//! ([`Answer`]): no thread handoff on the echo path, and no wake-up of the monitor per
+//! heartbeat. The **monitor** waits on the channel with a deadline (`recv_deadline`, the
+//! `select` timeout) and runs the same machine:
 //!
 //! * any bytes at all — even part of a message — reset the probe count and restart the idle
 //!   window (`heartbeats = 0; tv = T1`);
@@ -56,11 +60,13 @@
 //! assert!(matches!(mon.next_event(), Event::Dead));     // idle + 2 × interval: dead
 //! ```
 
-use crate::message::{Message, MSG_LEN};
+use crate::message::{Message, MSG_HEARTBEAT, MSG_LEN};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use log::debug;
 use std::io::{self, ErrorKind, Read};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -96,6 +102,23 @@ pub enum Framing {
     Messages,
 }
 
+/// What a reader answers by itself, on its own thread, before it tells the monitor. The
+/// server's answer is the round trip the client measures; answering here keeps the thread
+/// handoff to the monitor off that path (the monitor still sees the traffic, for its count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// Nothing: the monitor's owner answers, if anyone.
+    Nothing,
+    /// Echo every whole `MSG_HEARTBEAT` message ([`Framing::Messages`]; `hb_server`), after
+    /// `delay` if given (`--reply-delay`, seed 001's `sleep(sleepingTime)`).
+    Heartbeats {
+        /// Wait before each answer.
+        delay: Option<Duration>,
+    },
+    /// Echo every byte ([`Framing::Bytes`]; `hb_server1` on `shb`).
+    Bytes,
+}
+
 /// What a reader thread got from one `read`.
 #[derive(Debug)]
 pub enum Input {
@@ -105,13 +128,6 @@ pub enum Input {
         link: Link,
         /// What one `read` returned.
         data: Vec<u8>,
-    },
-    /// Part of a message ([`Framing::Messages`]): `got` of [`MSG_LEN`] bytes are in.
-    Partial {
-        /// Where it came.
-        link: Link,
-        /// Bytes of the message received so far.
-        got: usize,
     },
     /// A whole message ([`Framing::Messages`]).
     Message {
@@ -127,6 +143,13 @@ pub enum Input {
         /// Bytes of an unfinished message lost with the close (0 between messages).
         pending: usize,
     },
+    /// The reader's own answer ([`Answer`]) could not be sent (`send failure`).
+    SendFailed {
+        /// Where.
+        link: Link,
+        /// The error.
+        error: io::Error,
+    },
     /// `read` failed (`recv failure`): a reset, a timeout, …
     Failed {
         /// Where.
@@ -139,10 +162,7 @@ pub enum Input {
 impl Input {
     /// Whether this input is bytes from the peer (which reset the probe count).
     pub fn is_traffic(&self) -> bool {
-        matches!(
-            self,
-            Input::Bytes { .. } | Input::Partial { .. } | Input::Message { .. }
-        )
+        matches!(self, Input::Bytes { .. } | Input::Message { .. })
     }
 }
 
@@ -204,8 +224,24 @@ pub struct Monitor {
     rx: Receiver<Input>,
     streams: Vec<TcpStream>,
     readers: Vec<JoinHandle<()>>,
+    traffic: Arc<Traffic>,
+    seen: u64,
     deadline: Instant,
     missed: u32,
+}
+
+/// When a connection's readers last got bytes: nanoseconds since `epoch`, plus one (0:
+/// never). Readers stamp it on every `read`; the monitor looks at it when a window expires.
+struct Traffic {
+    epoch: Instant,
+    last: AtomicU64,
+}
+
+impl Traffic {
+    fn touch(&self) {
+        let now = self.epoch.elapsed().as_nanos() as u64 + 1;
+        self.last.fetch_max(now, Ordering::Release);
+    }
 }
 
 impl Monitor {
@@ -220,6 +256,11 @@ impl Monitor {
             rx,
             streams: Vec::new(),
             readers: Vec::new(),
+            traffic: Arc::new(Traffic {
+                epoch: Instant::now(),
+                last: AtomicU64::new(0),
+            }),
+            seen: 0,
             deadline: Instant::now() + config.first_window(),
             missed: 0,
         }
@@ -228,9 +269,21 @@ impl Monitor {
     /// Start a reader thread on `stream` (a clone of it; the caller keeps its own for
     /// writing). Its traffic counts towards this monitor.
     pub fn watch(&mut self, link: Link, stream: &TcpStream, framing: Framing) -> io::Result<()> {
+        self.watch_answering(link, stream, framing, Answer::Nothing)
+    }
+
+    /// [`watch`](Self::watch), with the reader answering by itself as `answer` says.
+    pub fn watch_answering(
+        &mut self,
+        link: Link,
+        stream: &TcpStream,
+        framing: Framing,
+        answer: Answer,
+    ) -> io::Result<()> {
         let reading = stream.try_clone()?;
         self.streams.push(stream.try_clone()?);
         let tx = self.tx.clone();
+        let traffic = self.traffic.clone();
         let name = match link {
             Link::Data => format!("reader {}", self.label),
             Link::Heartbeat => format!("reader {} shb", self.label),
@@ -238,7 +291,7 @@ impl Monitor {
         let handle = thread::Builder::new()
             .name(name)
             .stack_size(READER_STACK)
-            .spawn(move || read_loop(link, reading, framing, tx))?;
+            .spawn(move || read_loop(link, reading, framing, answer, &traffic, tx))?;
         self.readers.push(handle);
         Ok(())
     }
@@ -255,26 +308,42 @@ impl Monitor {
 
     /// Wait for the next event: an input, or the window's end.
     pub fn next_event(&mut self) -> Event {
-        match self.rx.recv_deadline(self.deadline) {
-            Ok(input) => {
-                if input.is_traffic() {
-                    self.missed = 0;
-                    self.deadline = Instant::now() + self.config.first_window();
+        loop {
+            match self.rx.recv_deadline(self.deadline) {
+                Ok(input) => {
+                    self.restart_after_traffic();
+                    return Event::Input(input);
                 }
-                Event::Input(input)
-            }
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                self.missed += 1;
-                // From the old deadline, not from now: windows do not drift.
-                self.deadline += self.config.interval;
-                debug!("{}: window expired, missed {}", self.label, self.missed);
-                if self.missed > self.config.probes {
-                    Event::Dead
-                } else {
-                    Event::Probe(self.missed)
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                    if self.restart_after_traffic() {
+                        continue;
+                    }
+                    self.missed += 1;
+                    // From the old deadline, not from now: windows do not drift.
+                    self.deadline += self.config.interval;
+                    debug!("{}: window expired, missed {}", self.label, self.missed);
+                    return if self.missed > self.config.probes {
+                        Event::Dead
+                    } else {
+                        Event::Probe(self.missed)
+                    };
                 }
             }
         }
+    }
+
+    /// `heartbeats = 0; tv.tv_sec = T1;` — if a reader got bytes since the window started,
+    /// restart the window from the moment it did.
+    fn restart_after_traffic(&mut self) -> bool {
+        let last = self.traffic.last.load(Ordering::Acquire);
+        if last == self.seen {
+            return false;
+        }
+        self.seen = last;
+        self.missed = 0;
+        let at = self.traffic.epoch + Duration::from_nanos(last - 1);
+        self.deadline = at + self.config.first_window();
+        true
     }
 }
 
@@ -346,9 +415,17 @@ impl MessageAssembler {
     }
 }
 
-/// The reader thread: block in `read`, forward what arrives, end at EOF or error or when
-/// the monitor has gone.
-fn read_loop(link: Link, mut s: TcpStream, framing: Framing, tx: Sender<Input>) {
+/// The reader thread: block in `read`; stamp every byte's arrival for the monitor; answer
+/// by itself where `answer` says; forward what the monitor's owner must act on; end at EOF,
+/// on an error, or when the monitor has gone.
+fn read_loop(
+    link: Link,
+    mut s: TcpStream,
+    framing: Framing,
+    answer: Answer,
+    traffic: &Traffic,
+    tx: Sender<Input>,
+) {
     debug!("reader started on {}", link.c_name());
     let mut bytes = [0u8; 1024];
     let mut asm = MessageAssembler::new();
@@ -363,6 +440,7 @@ fn read_loop(link: Link, mut s: TcpStream, framing: Framing, tx: Sender<Input>) 
                 pending: asm.pending(),
             },
             Ok(n) => {
+                traffic.touch(); // any byte, even part of a message, resets the count
                 debug!("read {n} bytes on {}", link.c_name());
                 match framing {
                     Framing::Bytes => Input::Bytes {
@@ -370,10 +448,7 @@ fn read_loop(link: Link, mut s: TcpStream, framing: Framing, tx: Sender<Input>) 
                         data: bytes[..n].to_vec(),
                     },
                     Framing::Messages => match asm.filled(n) {
-                        None => Input::Partial {
-                            link,
-                            got: asm.pending(),
-                        },
+                        None => continue, // cnt > 0: the stamp is all the monitor needs
                         Some(msg) => Input::Message {
                             link,
                             msg: Box::new(msg),
@@ -384,10 +459,36 @@ fn read_loop(link: Link, mut s: TcpStream, framing: Framing, tx: Sender<Input>) 
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(error) => Input::Failed { link, error },
         };
-        let last = matches!(input, Input::Closed { .. } | Input::Failed { .. });
+        let input = match answer_here(&mut s, &input, answer) {
+            Ok(true) => continue, // answered: the stamp is all the monitor needs
+            Ok(false) => input,
+            Err(error) => Input::SendFailed { link, error },
+        };
+        let last = matches!(
+            input,
+            Input::Closed { .. } | Input::Failed { .. } | Input::SendFailed { .. }
+        );
         if tx.send(input).is_err() || last {
             break;
         }
     }
     debug!("reader on {} ended", link.c_name());
+}
+
+/// Send the reader's own answer to `input` if `answer` calls for one; `true` if it did.
+fn answer_here(s: &mut TcpStream, input: &Input, answer: Answer) -> io::Result<bool> {
+    use std::io::Write;
+    match (input, answer) {
+        (Input::Message { msg, .. }, Answer::Heartbeats { delay })
+            if msg.msg_type == MSG_HEARTBEAT =>
+        {
+            if let Some(d) = delay {
+                thread::sleep(d);
+            }
+            s.write_all(&msg.encode())?;
+            Ok(true)
+        }
+        (Input::Bytes { data, .. }, Answer::Bytes) => s.write_all(data).map(|()| true),
+        _ => Ok(false),
+    }
 }
