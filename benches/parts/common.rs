@@ -153,7 +153,11 @@ pub fn server(
     let mut cmd = Command::new(bin(name));
     cmd.args(args).arg("0").env(
         "RUST_LOG",
-        if log { "debug" } else { "heartbeat::server=debug,info" },
+        if log {
+            "debug"
+        } else {
+            "heartbeat::server=debug,info"
+        },
     );
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
