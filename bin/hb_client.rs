@@ -12,6 +12,7 @@ use heartbeat::message::Message;
 use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::net;
 use std::io::Write;
+use std::sync::Arc;
 
 const SPEC: Spec = Spec {
     name: "hb_client",
@@ -28,7 +29,7 @@ const SPEC: Spec = Spec {
 fn main() {
     let a = cli::start(&SPEC);
     let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
-    let s = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let s = Arc::new(net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
     let peer = s.peer_addr().map(|p| p.to_string()).unwrap_or_default();
 
     let config = Config {
@@ -46,7 +47,7 @@ fn main() {
             // rc == 0: timed out
             Event::Probe(heartbeats) => {
                 say(&format!("sending heartbeat #{heartbeats}"));
-                if let Err(e) = (&s).write_all(&Message::heartbeat().encode()) {
+                if let Err(e) = (&*s).write_all(&Message::heartbeat().encode()) {
                     die(Some(&e), "send failure");
                 }
             }

@@ -16,6 +16,7 @@ use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::net;
 use std::io::{self, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const SPEC: Spec = Spec {
@@ -90,6 +91,7 @@ fn main() {
         .unwrap_or_else(|e| die(Some(&e), "accept failure"));
     drop(slisten);
 
+    let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &server.to_string());
     for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
         mon.watch(link, s, Framing::Bytes)
@@ -99,7 +101,7 @@ fn main() {
         match mon.next_event() {
             Event::Probe(heartbeats) => {
                 say(&format!("sending heartbeat #{heartbeats}"));
-                if let Err(e) = (&shb).write_all(&[0]) {
+                if let Err(e) = (&*shb).write_all(&[0]) {
                     die(Some(&e), "send failure");
                 }
             }

@@ -13,6 +13,7 @@ use heartbeat::message::{MSG_HEARTBEAT, MSG_TYPE1, MSG_TYPE2};
 use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::{net, server};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
 const SPEC: Spec = Spec {
     name: "hb_server",
@@ -44,6 +45,7 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
     };
     // A client that stops reading must not block this thread for ever in send().
     let _ = s1.set_write_timeout(Some(config.death_bound()));
+    let s1 = Arc::new(s1);
     let mut mon = Monitor::new(config, &peer.to_string());
     // The reader echoes each MSG_HEARTBEAT itself: no thread handoff on the echo path.
     let answer = Answer::Heartbeats {

@@ -17,6 +17,7 @@ use heartbeat::readn::readn;
 use heartbeat::{net, server};
 use std::io;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
 const SPEC: Spec = Spec {
     name: "hb_server1",
@@ -82,6 +83,7 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
         }
     };
     let _ = shb.set_write_timeout(Some(config.death_bound()));
+    let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &peer.to_string());
     // sdata: read and dropped, as the C; shb: every byte echoed by its reader itself.
     for (link, s, answer) in [

@@ -51,6 +51,7 @@
 //! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
 //! let _silent_peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
 //! let (conn, peer) = listener.accept().unwrap();
+//! let conn = std::sync::Arc::new(conn);
 //! let ms = Duration::from_millis;
 //! let config = Config { idle: ms(40), interval: ms(20), probes: 2, role: Role::Prober };
 //! let mut mon = Monitor::new(config, &peer.to_string());
@@ -222,7 +223,7 @@ pub struct Monitor {
     label: String,
     tx: Sender<Input>,
     rx: Receiver<Input>,
-    streams: Vec<TcpStream>,
+    streams: Vec<Arc<TcpStream>>,
     readers: Vec<JoinHandle<()>>,
     traffic: Arc<Traffic>,
     seen: u64,
@@ -266,9 +267,15 @@ impl Monitor {
         }
     }
 
-    /// Start a reader thread on `stream` (a clone of it; the caller keeps its own for
-    /// writing). Its traffic counts towards this monitor.
-    pub fn watch(&mut self, link: Link, stream: &TcpStream, framing: Framing) -> io::Result<()> {
+    /// Start a reader thread on `stream`, shared with the caller (who writes on it) rather
+    /// than duplicated: one descriptor per socket, however many threads use it. Its traffic
+    /// counts towards this monitor.
+    pub fn watch(
+        &mut self,
+        link: Link,
+        stream: &Arc<TcpStream>,
+        framing: Framing,
+    ) -> io::Result<()> {
         self.watch_answering(link, stream, framing, Answer::Nothing)
     }
 
@@ -276,12 +283,12 @@ impl Monitor {
     pub fn watch_answering(
         &mut self,
         link: Link,
-        stream: &TcpStream,
+        stream: &Arc<TcpStream>,
         framing: Framing,
         answer: Answer,
     ) -> io::Result<()> {
-        let reading = stream.try_clone()?;
-        self.streams.push(stream.try_clone()?);
+        let reading = Arc::clone(stream);
+        self.streams.push(Arc::clone(stream));
         let tx = self.tx.clone();
         let traffic = self.traffic.clone();
         let name = match link {
@@ -420,7 +427,7 @@ impl MessageAssembler {
 /// on an error, or when the monitor has gone.
 fn read_loop(
     link: Link,
-    mut s: TcpStream,
+    s: Arc<TcpStream>,
     framing: Framing,
     answer: Answer,
     traffic: &Traffic,
@@ -434,7 +441,7 @@ fn read_loop(
             Framing::Bytes => &mut bytes[..],
             Framing::Messages => asm.space(),
         };
-        let input = match s.read(want) {
+        let input = match (&*s).read(want) {
             Ok(0) => Input::Closed {
                 link,
                 pending: asm.pending(),
@@ -459,7 +466,7 @@ fn read_loop(
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(error) => Input::Failed { link, error },
         };
-        let input = match answer_here(&mut s, &input, answer) {
+        let input = match answer_here(&s, &input, answer) {
             Ok(true) => continue, // answered: the stamp is all the monitor needs
             Ok(false) => input,
             Err(error) => Input::SendFailed { link, error },
@@ -476,7 +483,7 @@ fn read_loop(
 }
 
 /// Send the reader's own answer to `input` if `answer` calls for one; `true` if it did.
-fn answer_here(s: &mut TcpStream, input: &Input, answer: Answer) -> io::Result<bool> {
+fn answer_here(mut s: &TcpStream, input: &Input, answer: Answer) -> io::Result<bool> {
     use std::io::Write;
     match (input, answer) {
         (Input::Message { msg, .. }, Answer::Heartbeats { delay })
