@@ -4,7 +4,7 @@
 PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server hb_lab
 CARGO ?= cargo
 
-.PHONY: all build test demo lab clean check-targets
+.PHONY: all build test demo lab bench clean check-targets
 
 all: build
 	@for p in $(PROGRAMS); do cp target/release/$$p ./$$p; done
@@ -32,6 +32,10 @@ check-targets:
 	    echo "cargo check --target $$t"; $(CARGO) check -q --target $$t --lib --bins || exit 1; \
 	  else echo "skipped $$t: its standard library is not installed"; fi; \
 	done
+
+# Benchmarks (README "Performance"): a table on stdout and target/bench.json; about 2.5 min.
+bench:
+	$(CARGO) bench --bench bench
 
 # The fault lab (docs/LAB.md): every pair through every fate in private network namespaces.
 # One run: make lab PAIR=ka SCENARIO=gone

@@ -9,7 +9,10 @@
 //! one client, served on the main thread, and the process exits with the C program's status.
 //!
 //! `--max-clients N` bounds the threads: a client beyond it is told nothing, its connection
-//! is closed at once, and a line says so; nobody else is disturbed.
+//! is closed at once, and a line says so; nobody else is disturbed. The same happens when the
+//! process nears `vm.max_map_count` (65 530 by default): every thread costs 4 memory maps
+//! (stack, guard page, signal stack, guard page), so a server of two threads per client holds
+//! about 8 000 clients, and beyond that the Rust runtime would abort the whole process.
 
 use crate::error;
 use log::debug;
@@ -60,6 +63,12 @@ where
         if once {
             return handle(stream, peer);
         }
+        if let Some(limit) = map_limit_reached() {
+            error::say(&format!(
+                "{peer}: refused: no room for more threads (vm.max_map_count {limit})"
+            ));
+            continue;
+        }
         if active.load(Ordering::SeqCst) >= max_clients {
             error::say(&format!(
                 "{peer}: refused: {max_clients} clients already (--max-clients)"
@@ -82,4 +91,25 @@ where
             error::error(0, Some(&e), &format!("{peer}: cannot start a thread"));
         }
     }
+}
+
+/// Memory maps each thread costs: its stack and guard page, and the signal stack and guard
+/// page the Rust runtime gives every thread.
+const MAPS_PER_THREAD: usize = 4;
+
+/// `Some(vm.max_map_count)` when another client's threads (up to 3) might not get their
+/// memory maps. Past that limit thread creation fails inside the runtime, which aborts the
+/// whole process; refusing one client is the lesser harm. (Linux; elsewhere never.)
+fn map_limit_reached() -> Option<usize> {
+    let read = |path: &str, key: Option<&str>| -> Option<usize> {
+        let text = std::fs::read_to_string(path).ok()?;
+        let value = match key {
+            Some(k) => text.lines().find_map(|l| l.strip_prefix(k))?,
+            None => &text,
+        };
+        value.trim().parse().ok()
+    };
+    let limit = read("/proc/sys/vm/max_map_count", None)?;
+    let threads = read("/proc/self/status", Some("Threads:"))?;
+    ((threads + 3) * MAPS_PER_THREAD + 512 > limit).then_some(limit)
 }

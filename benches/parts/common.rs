@@ -170,7 +170,7 @@ pub fn server(
         for line in BufReader::new(err).lines().map_while(Result::ok) {
             if let Some(p) = line.split("listening on ").nth(1) {
                 let _ = ptx.send(p.rsplit(':').next().unwrap().trim().parse::<u16>().unwrap());
-            } else if log {
+            } else if log || !line.contains(": debug: ") {
                 let _ = tx.send(line);
             }
         }
