@@ -282,7 +282,7 @@ pub fn to_json(outcomes: &[Outcome]) -> String {
 /// The table `make lab` prints.
 pub fn table(outcomes: &[Outcome]) -> String {
     let mut t = format!(
-        "{:<5}{:<10}{:<9}{:<12}{:<10}{:<9}{}\n",
+        "{:<5}{:<10}{:<9}{:<12}{:<10}{:<8} {}\n",
         "pair", "fate", "noticed", "expected", "measured", "verdict", "line"
     );
     for o in outcomes {
@@ -297,7 +297,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
         let who = if o.line.is_some() { "client" } else { "-" };
         let _ = writeln!(
             t,
-            "{:<5}{:<10}{:<9}{:<12}{:<10}{:<9}{}",
+            "{:<5}{:<10}{:<9}{:<12}{:<10}{:<8} {}",
             o.pair,
             o.fate,
             who,
