@@ -7,6 +7,7 @@
 //! | [`readn`] | `readn`, `readvrec`, `readline` (both variants) |
 //! | [`message`] | `msg_t`, `MSG_TYPE1`, `MSG_TYPE2`, `MSG_HEARTBEAT` |
 //! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` |
+//! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
@@ -22,5 +23,6 @@ pub mod message;
 pub mod monitor;
 pub mod net;
 pub mod oob;
+pub mod reader;
 pub mod readn;
 pub mod server;
