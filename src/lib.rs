@@ -9,6 +9,9 @@
 //! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` |
 //! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
+//! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7) |
+//! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
+//! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
