@@ -2,7 +2,7 @@
 //! `select` loops, each on a thread of its own.
 //!
 //! A reader blocks in `read` on one socket. Every byte it gets — even part of a message —
-//! is stamped in the connection's [`Traffic`] time, which is all the monitor needs to restart
+//! is stamped in the connection's `Traffic` time, which is all the monitor needs to restart
 //! its window (`heartbeats = 0; tv = T1`). Whole messages, raw data, EOF and errors go over
 //! the channel as [`Input`]s for the program to act on. Where the program's answer is fixed —
 //! `hb_server` echoing a `MSG_HEARTBEAT`, `hb_server1` echoing a byte on `shb` — the reader
