@@ -9,7 +9,7 @@
 use heartbeat::cli::{self, Spec};
 use heartbeat::error::{die, say};
 use heartbeat::message::Message;
-use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::net;
 use std::io::Write;
 use std::sync::Arc;
@@ -39,7 +39,7 @@ fn main() {
         role: Role::Prober,
     };
     let mut mon = Monitor::new(config, &peer);
-    mon.watch(Link::Data, &s, Framing::Messages)
+    mon.watch_answering(Link::Data, &s, Framing::Messages, Answer::Ignore)
         .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
 
     loop {
@@ -54,7 +54,7 @@ fn main() {
             Event::Dead => die(None, "connection dead"),
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
             Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            // heartbeats = 0; tv.tv_sec = T1;  /* process message */
+            // heartbeats = 0; tv.tv_sec = T1; "process message" is empty: the reader drops it
             Event::Input(_) => {}
         }
     }

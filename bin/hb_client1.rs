@@ -12,7 +12,7 @@
 
 use heartbeat::cli::{self, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::monitor::{Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
 use heartbeat::net;
 use std::io::{self, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -94,7 +94,7 @@ fn main() {
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &server.to_string());
     for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
-        mon.watch(link, s, Framing::Bytes)
+        mon.watch_answering(link, s, Framing::Bytes, Answer::Ignore)
             .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
     }
     loop {
@@ -114,7 +114,7 @@ fn main() {
                 error,
             }) => die(Some(&error), "bad recv on shb"),
             Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            Event::Input(_) => {} // heartbeats = 0; tv.tv_sec = T1;
+            Event::Input(_) => {} // the readers drop the data; its arrival restarted the window
         }
     }
 }

@@ -84,7 +84,7 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
                 fail(&error, "send failure");
                 return 1;
             }
-            Event::Input(_) => continue, // part of a message: the timer is reset
+            Event::Input(_) => continue, // only whole messages reach here
         };
         match msg.msg_type {
             MSG_TYPE1 | MSG_TYPE2 => log::debug!("{peer}: message type {}", msg.msg_type),

@@ -87,7 +87,7 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
     let mut mon = Monitor::new(config, &peer.to_string());
     // sdata: read and dropped, as the C; shb: every byte echoed by its reader itself.
     for (link, s, answer) in [
-        (Link::Data, &sdata, Answer::Nothing),
+        (Link::Data, &sdata, Answer::Ignore),
         (Link::Heartbeat, &shb, Answer::Bytes),
     ] {
         if let Err(e) = mon.watch_answering(link, s, Framing::Bytes, answer) {
@@ -121,7 +121,7 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
                 fail(&error, what);
                 return 1;
             }
-            Event::Input(_) => {} // data on sdata: read and dropped, as the C does
+            Event::Input(_) => {} // nothing else reaches here: sdata is read and dropped by its reader
         }
     }
 }

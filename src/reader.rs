@@ -67,6 +67,9 @@ pub enum Answer {
     },
     /// Echo every byte ([`Framing::Bytes`]; `hb_server1` on `shb`).
     Bytes,
+    /// Answer nothing and tell nothing: the bytes only restart the window (the C reads the
+    /// data connection and drops what it gets; `hb_client` leaves "process message" empty).
+    Ignore,
 }
 
 /// What a reader thread got from one `read`.
@@ -107,13 +110,6 @@ pub enum Input {
         /// The error.
         error: io::Error,
     },
-}
-
-impl Input {
-    /// Whether this input is bytes from the peer (which reset the probe count).
-    pub fn is_traffic(&self) -> bool {
-        matches!(self, Input::Bytes { .. } | Input::Message { .. })
-    }
 }
 
 /// When a connection's readers last got bytes: nanoseconds since `epoch`, plus one (0:
@@ -275,6 +271,7 @@ fn answer_here(mut s: &TcpStream, input: &Input, answer: Answer) -> io::Result<b
             Ok(true)
         }
         (Input::Bytes { data, .. }, Answer::Bytes) => s.write_all(data).map(|()| true),
+        (Input::Bytes { .. } | Input::Message { .. }, Answer::Ignore) => Ok(true),
         _ => Ok(false),
     }
 }

@@ -48,6 +48,7 @@ where
         debug!("listening on {addr}");
     }
     let handle = Arc::new(handle);
+    let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, peer) = match listener.accept() {
@@ -63,7 +64,7 @@ where
         if once {
             return handle(stream, peer);
         }
-        if let Some(limit) = map_limit_reached() {
+        if let Some(limit) = map_limit.filter(|&l| near_map_limit(l)) {
             error::say(&format!(
                 "{peer}: refused: no room for more threads (vm.max_map_count {limit})"
             ));
@@ -97,19 +98,20 @@ where
 /// page the Rust runtime gives every thread.
 const MAPS_PER_THREAD: usize = 4;
 
-/// `Some(vm.max_map_count)` when another client's threads (up to 3) might not get their
-/// memory maps. Past that limit thread creation fails inside the runtime, which aborts the
-/// whole process; refusing one client is the lesser harm. (Linux; elsewhere never.)
-fn map_limit_reached() -> Option<usize> {
-    let read = |path: &str, key: Option<&str>| -> Option<usize> {
-        let text = std::fs::read_to_string(path).ok()?;
-        let value = match key {
-            Some(k) => text.lines().find_map(|l| l.strip_prefix(k))?,
-            None => &text,
-        };
-        value.trim().parse().ok()
+/// Whether another client's threads (up to 3) might not get their memory maps under
+/// `limit` (`vm.max_map_count`, read once). Past it thread creation fails inside the runtime,
+/// which aborts the whole process; refusing one client is the lesser harm.
+fn near_map_limit(limit: usize) -> bool {
+    let threads = read_proc("/proc/self/status", Some("Threads:")).unwrap_or(0);
+    (threads + 3) * MAPS_PER_THREAD + 512 > limit
+}
+
+/// A number from a /proc file, or from its line starting with `key`; `None` off Linux.
+fn read_proc(path: &str, key: Option<&str>) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let value = match key {
+        Some(k) => text.lines().find_map(|l| l.strip_prefix(k))?,
+        None => &text,
     };
-    let limit = read("/proc/sys/vm/max_map_count", None)?;
-    let threads = read("/proc/self/status", Some("Threads:"))?;
-    ((threads + 3) * MAPS_PER_THREAD + 512 > limit).then_some(limit)
+    value.trim().parse().ok()
 }
