@@ -10,26 +10,20 @@
 //! every interface, only a connection from the server's address is taken as `shb`, and the
 //! wait for it is bounded (the death bound) instead of blocking for ever.
 
-use heartbeat::cli::{self, Spec};
+use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading};
 use heartbeat::net;
 use std::io::{self, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SPEC: Spec = Spec {
-    name: "hb_client1",
-    about: "Heartbeat client on a separate link (seed 000 hb_client1.c): one byte on shb after --idle, then every --interval.",
-    takes_host: true,
-    takes_idle: true,
-    idle: 60.0,
-    interval: 10.0,
-    probes: 3,
-    whole_seconds: false,
-    extras: &[],
-};
+const SPEC: Spec = Spec::seed000(
+    "hb_client1",
+    "Heartbeat client on a separate link (seed 000 hb_client1.c): one byte on shb after --idle, then every --interval.",
+    Kind::Client,
+);
 
 /// `shb = accept( slisten, NULL, NULL )`, taking only the server's address, within `limit`.
 fn accept_from(slisten: &TcpListener, server: IpAddr, limit: Duration) -> io::Result<TcpStream> {
@@ -63,17 +57,11 @@ fn accept_from(slisten: &TcpListener, server: IpAddr, limit: Duration) -> io::Re
 }
 
 fn main() {
-    let a = cli::start(&SPEC);
-    let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
-    let config = Config {
-        idle: a.idle,
-        interval: a.interval,
-        probes: a.probes,
-        role: Role::Prober,
-    };
+    let a = cli::client(&SPEC);
+    let config = a.timing.prober();
 
     // connect server and send heartbeat port number
-    let sdata = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let sdata = net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
     let (local, server) = match (sdata.local_addr(), sdata.peer_addr()) {
         (Ok(l), Ok(p)) => (l, p),
         (Err(e), _) | (_, Err(e)) => die(Some(&e), "getsockname failure"),
@@ -94,14 +82,15 @@ fn main() {
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &server.to_string());
     for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
-        mon.watch_answering(link, s, Framing::Bytes, Answer::Ignore)
+        mon.watch(link, s, Reading::Drop)
             .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
     }
+    mon.heartbeat(Heartbeat::Bytes(shb.clone(), vec![0])); // send( shb, "", 1, 0 )
     loop {
         match mon.next_event() {
             Event::Probe(heartbeats) => {
                 say(&format!("sending heartbeat #{heartbeats}"));
-                if let Err(e) = (&*shb).write_all(&[0]) {
+                if let Err(e) = mon.send_heartbeat() {
                     die(Some(&e), "send failure");
                 }
             }
@@ -114,7 +103,9 @@ fn main() {
                 error,
             }) => die(Some(&error), "bad recv on shb"),
             Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            Event::Input(_) => {} // the readers drop the data; its arrival restarted the window
+            Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
+            // heartbeats = 0; tv.tv_sec = T1: done by the monitor; Reading::Drop sends none
+            Event::Input(Input::Message { .. }) => {}
         }
     }
 }

@@ -8,92 +8,62 @@
 //! after the last answer. Defaults `--interval 1 --probes 5`, as Stevens.
 //!
 //! Like `str_cli`, stdin is copied to the server and what comes back is printed on stdout,
-//! so the heartbeat visibly runs beside real traffic. At the end of stdin the client stops
-//! sending data but keeps the heartbeat going (Ctrl-C ends it). Stevens exits 0 on
-//! `server is unreachable`; this port exits 1, like the article's `error( 1, … )`.
+//! so the heartbeat visibly runs beside real traffic. At the end of stdin the client
+//! half-closes (`shutdown(SHUT_WR)`), keeps printing the echo and keeps watching until the
+//! server closes, then exits 0. Stevens exits 0 on `server is unreachable`; this port exits
+//! 1, like the article's `error( 1, … )`.
 
-use crossbeam_channel::{bounded, RecvTimeoutError};
-use heartbeat::cli::{self, Spec};
+use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::die;
-use heartbeat::net;
-use heartbeat::oob::{self, OobInput};
-use std::io::{self, Read, Write};
-use std::time::Instant;
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink};
+use heartbeat::{net, writer};
+use std::sync::Arc;
 
-const SPEC: Spec = Spec {
-    name: "hb_client_oob",
-    about: "Out-of-band heartbeat client (seed 000's unfinished part; Stevens UNP 24.7): an urgent byte every --interval; copies stdin to the server.",
-    takes_host: true,
-    takes_idle: false,
-    idle: 1.0,
-    interval: 1.0,
-    probes: 5,
-    whole_seconds: false,
-    extras: &[],
-};
-
-/// `str_cli`'s writing half: stdin to the server, until stdin ends.
-fn copy_stdin(mut s: &std::net::TcpStream) {
-    let mut buf = [0u8; 4096];
-    let mut stdin = io::stdin().lock();
-    loop {
-        match stdin.read(&mut buf) {
-            Ok(0) => return log::debug!("end of stdin; the heartbeat goes on"),
-            Ok(n) => {
-                if let Err(e) = s.write_all(&buf[..n]) {
-                    return log::debug!("stdin copy stopped: {e}");
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return log::debug!("stdin: {e}"),
-        }
-    }
-}
+const SPEC: Spec = Spec::stevens(
+    "hb_client_oob",
+    "Out-of-band heartbeat client (seed 000's unfinished part; Stevens UNP 24.7): an urgent byte every --interval; copies stdin to the server.",
+    Kind::Client,
+);
 
 fn main() {
-    let a = cli::start(&SPEC);
-    let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
-    let servfd = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
-    let (tx, rx) = bounded(64);
-    oob::spawn_reader("server", &servfd, tx)
-        .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
-    let writer = servfd
-        .try_clone()
-        .unwrap_or_else(|e| die(Some(&e), "cannot clone the socket"));
-    let _ = std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || copy_stdin(&writer));
+    let a = cli::client(&SPEC);
+    let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
+    let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };
 
-    let mut stdout = io::stdout().lock();
-    let mut nprobes = 0u32;
-    let mut sent = 0u64;
-    let mut alarm = Instant::now() + a.interval; // alarm(nsec)
+    let mut mon = Monitor::new(a.timing.alarm(), "server");
+    let to_server = mon
+        .writer(Sink::Socket(servfd.clone()))
+        .unwrap_or_else(|e| start(e));
+    let stdout = mon.writer(Sink::Stdout).unwrap_or_else(|e| start(e));
+    let reading = Reading::Urgent {
+        answer: None,
+        data: stdout,
+    };
+    mon.watch(Link::Data, &servfd, reading)
+        .unwrap_or_else(|e| start(e));
+    mon.heartbeat(Heartbeat::Urgent(to_server.clone(), b'1')); // send( servfd, "1", 1, MSG_OOB )
+    writer::copy_stdin(to_server.clone()).unwrap_or_else(|e| start(e));
+
     loop {
-        match rx.recv_deadline(alarm) {
-            Ok(OobInput::Urgent(c)) => {
-                log::debug!("urgent byte {:?} from the server", c as char);
-                nprobes = 0; // sig_urg
-            }
-            Ok(OobInput::Data(d)) => {
-                if stdout.write_all(&d).and_then(|()| stdout.flush()).is_err() {
-                    die(None, "stdout closed");
-                }
-            }
-            Ok(OobInput::Closed) => die(None, "server terminated"),
-            Ok(OobInput::Failed(e)) => die(Some(&e), "recv failure"),
-            // sig_alrm
-            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                alarm += a.interval;
-                nprobes += 1;
-                if nprobes > a.probes {
-                    die(None, "server is unreachable");
-                }
-                sent += 1;
-                log::debug!("sending urgent byte #{sent} ({nprobes} unanswered)");
-                if let Err(e) = oob::send_urgent(&servfd, b'1') {
-                    die(Some(&e), "send failure");
-                }
-            }
+        match mon.next_event() {
+            // sig_alrm: if ( ++nprobes > maxnprobes ) … ; send( servfd, "1", 1, MSG_OOB )
+            Event::Probe(nprobes) => match mon.send_heartbeat() {
+                Ok(true) => log::debug!("sending urgent byte ({nprobes} unanswered)"),
+                Ok(false) => {}
+                Err(e) => die(Some(&e), "send failure"),
+            },
+            Event::Dead => die(None, "server is unreachable"),
+            // str_cli: if ( stdineof == 1 ) return;
+            Event::Input(Input::Closed { .. }) if to_server.half_closed() => std::process::exit(0),
+            Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
+            Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
+            Event::Input(Input::SendFailed {
+                link: Link::Stdout,
+                error,
+            }) => die(Some(&error), "stdout closed"),
+            Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
+            // nprobes = 0 was done by the monitor; Reading::Urgent sends no message
+            Event::Input(Input::Message { .. }) => {}
         }
     }
 }

@@ -6,110 +6,112 @@
 //! `--idle + --interval` of silence on both, `connection dead` past `--probes`,
 //! `client terminated` when either closes.
 //!
-//! Unlike the C, reading the port is bounded by the idle window (the C `readn` could wait for
-//! ever on a client that sends one byte, spinning at 100 % CPU as it waits), port 0 is
-//! refused, and the connect-back is bounded too.
+//! Unlike the C, reading the port has one deadline, the first window `idle + interval` from
+//! the accept, however the two bytes come (the C `readn` could wait for ever on a client that
+//! sends one byte, spinning at 100 % CPU as it waits); port 0 is refused; the connect-back is
+//! bounded too; and `shb` carries only heartbeat bytes (`0x00`): any other byte ends that
+//! client before anything is echoed, so a client cannot make the server reflect the bytes of
+//! another service on its host.
 
-use heartbeat::cli::{self, Args, Extra, Spec};
-use heartbeat::error::{self, die, say};
-use heartbeat::monitor::{Answer, Config, Event, Framing, Input, Link, Monitor, Role};
-use heartbeat::readn::readn;
-use heartbeat::{net, server};
-use std::io;
+use heartbeat::cli::{Kind, Server, Spec};
+use heartbeat::error::Peer;
+use heartbeat::monitor::{Event, Input, Link, Monitor, Reading};
+use heartbeat::server;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-const SPEC: Spec = Spec {
-    name: "hb_server1",
-    about: "Heartbeat server on a separate link (seed 000 hb_server1.c): connects back, echoes each heartbeat byte.",
-    takes_host: false,
-    takes_idle: true,
-    idle: 60.0,
-    interval: 10.0,
-    probes: 3,
-    whole_seconds: false,
-    extras: &[Extra::Once, Extra::MaxClients, Extra::Backlog],
-};
+const SPEC: Spec = Spec::seed000(
+    "hb_server1",
+    "Heartbeat server on a separate link (seed 000 hb_server1.c): connects back, echoes each heartbeat byte.",
+    Kind::Server,
+);
 
-/// `readn( sdata, &peer.sin_port, 2 )`, bounded by `limit`.
-fn read_port(sdata: &TcpStream, limit: std::time::Duration) -> io::Result<u16> {
-    sdata.set_read_timeout(Some(limit))?;
+/// `readn( sdata, &peer.sin_port, 2 )`, all of it within `limit` of now (one deadline, however
+/// the two bytes are cut).
+fn read_port(mut sdata: &TcpStream, limit: Duration) -> io::Result<u16> {
+    let end = Instant::now() + limit;
+    let late = || {
+        let msg = format!("no port number within {limit:?}");
+        io::Error::new(io::ErrorKind::TimedOut, msg)
+    };
     let mut port = [0u8; 2];
-    let got = readn(&mut &*sdata, &mut port).map_err(|e| match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("no port number within {limit:?}"),
-        ),
-        _ => e,
-    })?;
+    let mut got = 0;
+    while got < 2 {
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        sdata.set_read_timeout(Some(left))?;
+        match sdata.read(&mut port[got..]) {
+            Ok(0) => {
+                let msg = format!("client closed after {got} of 2 bytes");
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(late())
+            }
+            Err(e) => return Err(e),
+        }
+    }
     sdata.set_read_timeout(None)?;
-    match (got, u16::from_be_bytes(port)) {
-        (2, 0) => Err(io::Error::new(
+    match u16::from_be_bytes(port) {
+        0 => Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "port 0 is not a heartbeat port",
         )),
-        (2, p) => Ok(p),
-        (n, _) => Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            format!("client closed after {n} of 2 bytes"),
-        )),
+        p => Ok(p),
     }
 }
 
 /// One client: the C `main` after `accept`. Returns the C exit status (always 1).
-fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
-    let say = |text: &str| say(&format!("{peer}: {text}"));
-    let fail = |e: &io::Error, text: &str| error::error(0, Some(e), &format!("{peer}: {text}"));
-    let config = Config {
-        idle: a.idle,
-        interval: a.interval,
-        probes: a.probes,
-        role: Role::Answerer,
-    };
+fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
+    let (addr, peer) = (peer, Peer(peer));
+    let config = a.timing.answerer();
     let port = match read_port(&sdata, config.first_window()) {
         Ok(p) => p,
-        Err(e) => {
-            fail(&e, "error reading port number");
-            return 1;
-        }
+        Err(e) => return peer.fail(&e, "error reading port number"),
     };
     // Only ever the host the data connection came from.
-    let hb_peer = SocketAddr::new(peer.ip(), port);
+    let hb_peer = SocketAddr::new(addr.ip(), port);
     let shb = match TcpStream::connect_timeout(&hb_peer, config.first_window()) {
         Ok(s) => s,
-        Err(e) => {
-            fail(&e, &format!("shb connect error ({hb_peer})"));
-            return 1;
-        }
+        Err(e) => return peer.fail(&e, &format!("shb connect error ({hb_peer})")),
     };
     let _ = shb.set_write_timeout(Some(config.death_bound()));
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
-    let mut mon = Monitor::new(config, &peer.to_string());
-    // sdata: read and dropped, as the C; shb: every byte echoed by its reader itself.
-    for (link, s, answer) in [
-        (Link::Data, &sdata, Answer::Ignore),
-        (Link::Heartbeat, &shb, Answer::Bytes),
+    let mut mon = Monitor::new(config, &addr.to_string());
+    // sdata: read and dropped, as the C; shb: every heartbeat byte echoed by its reader.
+    for (link, s, reading) in [
+        (Link::Data, &sdata, Reading::Drop),
+        (Link::Heartbeat, &shb, Reading::HeartbeatBytes),
     ] {
-        if let Err(e) = mon.watch_answering(link, s, Framing::Bytes, answer) {
-            fail(&e, "cannot start the reader");
-            return 1;
+        if let Err(e) = mon.watch(link, s, reading) {
+            return peer.fail(&e, "cannot start the reader");
         }
     }
     loop {
         match mon.next_event() {
             Event::Probe(missed_heartbeats) => {
-                say(&format!("missed heartbeat #{missed_heartbeats}"))
+                peer.say(&format!("missed heartbeat #{missed_heartbeats}"))
             }
             Event::Dead => {
-                say("connection dead");
+                peer.say("connection dead");
                 return 1;
             }
             Event::Input(Input::SendFailed { error, .. }) => {
-                fail(&error, "shb send failure");
-                return 1;
+                return peer.fail(&error, "shb send failure")
             }
             Event::Input(Input::Closed { .. }) => {
-                say("client terminated");
+                peer.say("client terminated");
                 return 1;
             }
             Event::Input(Input::Failed { link, error }) => {
@@ -118,20 +120,14 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Args) -> i32 {
                 } else {
                     "recv failure"
                 };
-                fail(&error, what);
-                return 1;
+                return peer.fail(&error, what);
             }
-            Event::Input(_) => {} // nothing else reaches here: sdata is read and dropped by its reader
+            // heartbeats = 0; tv.tv_sec = T1 + T2: done by the monitor; no reader sends one
+            Event::Input(Input::Message { .. }) => {}
         }
     }
 }
 
 fn main() {
-    let a = cli::start(&SPEC);
-    let s = net::tcp_server_backlog(None, &a.port, a.backlog).unwrap_or_else(|e| die(Some(&e), ""));
-    let (once, max) = (a.once, a.max_clients);
-    let status = server::serve(s, once, max, move |sdata, peer| {
-        serve_client(sdata, peer, &a)
-    });
-    std::process::exit(status);
+    server::main(&SPEC, serve_client)
 }

@@ -10,26 +10,20 @@
 //! `server terminated` (the peer closed). A hung peer is never reported: its kernel still
 //! ACKs the probes (seed 001's lesson).
 
-use heartbeat::cli::{self, Extra, Spec};
+use heartbeat::cli::{self, Extra, Kind, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::keepalive::{self, Settings};
+use heartbeat::keepalive;
 use heartbeat::net;
 
-const SPEC: Spec = Spec {
-    name: "ka_client",
-    about: "Kernel keepalive client (seeds 000 §1, 001-004): SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT; reports how the kernel ended the link. Tip: --user-timeout idle+interval*probes.",
-    takes_host: true,
-    takes_idle: true,
-    idle: 60.0,
-    interval: 5.0,
-    probes: 3,
-    whole_seconds: true,
-    extras: &[Extra::UserTimeout, Extra::OnDead],
-};
+const SPEC: Spec = Spec::keepalive(
+    "ka_client",
+    "Kernel keepalive client (seeds 000 §1, 001-004): SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT; reports how the kernel ended the link. Tip: --user-timeout idle+interval*probes.",
+    Kind::Client,
+)
+.with(&[Extra::UserTimeout, Extra::OnDead]);
 
 fn main() {
-    let a = cli::start(&SPEC);
-    let host = a.host.as_deref().unwrap_or("127.0.0.1"); // parse() requires HOST
+    let a = cli::client(&SPEC);
     match keepalive::system_defaults() {
         Ok(d) => say(&format!(
             "system defaults: {d}: a vanished peer is found after {}",
@@ -37,13 +31,8 @@ fn main() {
         )),
         Err(e) => say(&format!("system defaults unknown: {e}")),
     }
-    let s = net::tcp_client(host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
-    let want = Settings {
-        idle: a.idle,
-        interval: a.interval,
-        probes: a.probes,
-    };
-    let lines = keepalive::apply(&s, &want, a.user_timeout)
+    let s = net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), ""));
+    let lines = keepalive::apply(&s, &a.timing.keepalive(), a.user_timeout)
         .unwrap_or_else(|e| die(Some(&e), "setsockopt failed"));
     for line in lines {
         say(&line);

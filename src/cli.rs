@@ -13,22 +13,33 @@
 //! -h, --help        -V, --version
 //! ```
 //!
-//! and, where a program has them, `--once`, `--max-clients N`, `--reply-delay SECS`,
-//! `--user-timeout SECS`, `--on-dead CMD`. A bad argument prints `PROG: problem` and a usage
+//! servers also `--once`, `--max-clients N` and `--backlog N`, and where a program has them
+//! `--reply-delay SECS`, `--user-timeout SECS`, `--on-dead CMD`, `--keepalive` (the OOB pair
+//! has no `--idle`: Stevens' clock ticks every interval). A client's arguments are a
+//! [`Client`], a server's a [`Server`]; [`Timing`] builds the monitor's [`Config`] for each
+//! rule, so no program repeats it. A bad argument prints `PROG: problem` and a usage
 //! line and exits 2. Logging (`RUST_LOG=debug` for the internal events) goes through
 //! `env_logger` with the same `PROG: ` prefix; the default level is `info`.
 
 use crate::error;
+use crate::keepalive::Settings;
+use crate::monitor::{Config, Rule};
 use std::io::Write;
 use std::time::Duration;
 
-/// The options a program takes beyond the common ones.
+/// Client (`HOST PORT`) or server (`PORT`, and `--once`, `--max-clients`, `--backlog`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Takes `HOST PORT`.
+    Client,
+    /// Takes `PORT` and the server options.
+    Server,
+}
+
+/// The options a program takes beyond the common ones and, for servers, `--once`,
+/// `--max-clients N`, `--backlog N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extra {
-    /// `--once`: serve one client, then exit with the C program's status.
-    Once,
-    /// `--max-clients N`: bound on concurrent clients.
-    MaxClients,
     /// `--reply-delay SECS`: wait before answering a heartbeat (seed 001's `sleepingTime`).
     ReplyDelay,
     /// `--user-timeout SECS`: `TCP_USER_TIMEOUT`.
@@ -37,23 +48,19 @@ pub enum Extra {
     OnDead,
     /// `--keepalive`: a server probes its clients with kernel keepalive too.
     Keepalive,
-    /// `--backlog N`: the listen backlog (default 5, the C's `NLISTEN`).
-    Backlog,
 }
 
-/// What a program accepts: its name, positionals, defaults, and extra options.
+/// What a program accepts: its name, kind, defaults, and extra options.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     /// Program name, as in the usage line.
     pub name: &'static str,
     /// One line: what it is and which article it ports.
     pub about: &'static str,
-    /// `true` for `HOST PORT` (clients), `false` for `PORT` (servers).
-    pub takes_host: bool,
-    /// Whether `--idle` applies (the OOB programs probe on a fixed clock and have none).
-    pub takes_idle: bool,
-    /// Default `--idle`, seconds.
-    pub idle: f64,
+    /// Client or server.
+    pub kind: Kind,
+    /// Default `--idle`, seconds; `None`: no `--idle` (the OOB pair).
+    pub idle: Option<f64>,
     /// Default `--interval`, seconds.
     pub interval: f64,
     /// Default `--probes`.
@@ -64,45 +71,141 @@ pub struct Spec {
     pub extras: &'static [Extra],
 }
 
+impl Spec {
+    /// Seed 000's in-band and separate-link programs: `T1 = 60`, `T2 = 10`, 3 probes.
+    pub const fn seed000(name: &'static str, about: &'static str, kind: Kind) -> Spec {
+        Spec {
+            name,
+            about,
+            kind,
+            idle: Some(60.0),
+            interval: 10.0,
+            probes: 3,
+            whole_seconds: false,
+            extras: &[],
+        }
+    }
+
+    /// The OOB pair: Stevens' `heartbeat_cli(servfd, 1, 5)`: no idle, 1 s, 5 probes.
+    pub const fn stevens(name: &'static str, about: &'static str, kind: Kind) -> Spec {
+        Spec {
+            idle: None,
+            interval: 1.0,
+            probes: 5,
+            ..Spec::seed000(name, about, kind)
+        }
+    }
+
+    /// Kernel keepalive: seed 000 §1's 60 / 5 / 3, whole seconds.
+    pub const fn keepalive(name: &'static str, about: &'static str, kind: Kind) -> Spec {
+        Spec {
+            interval: 5.0,
+            whole_seconds: true,
+            ..Spec::seed000(name, about, kind)
+        }
+    }
+
+    /// The same, with these extra options.
+    pub const fn with(self, extras: &'static [Extra]) -> Spec {
+        Spec { extras, ..self }
+    }
+}
+
 /// Default `--max-clients`.
 pub const MAX_CLIENTS: usize = 1024;
 
-/// Parsed arguments.
+/// `--idle`, `--interval`, `--probes`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timing {
+    /// `T1` (zero where the program has no `--idle`).
+    pub idle: Duration,
+    /// `T2`.
+    pub interval: Duration,
+    /// The C's literal 3.
+    pub probes: u32,
+}
+
+impl Timing {
+    fn config(&self, rule: Rule) -> Config {
+        Config {
+            rule,
+            interval: self.interval,
+            probes: self.probes,
+        }
+    }
+
+    /// The client's rule of seed 000.
+    pub fn prober(&self) -> Config {
+        self.config(Rule::Prober { idle: self.idle })
+    }
+
+    /// The server's rule of seed 000 (and, with no idle, `hb_server_oob`'s window).
+    pub fn answerer(&self) -> Config {
+        self.config(Rule::Answerer { idle: self.idle })
+    }
+
+    /// Stevens' ticking `alarm`.
+    pub fn alarm(&self) -> Config {
+        self.config(Rule::Alarm)
+    }
+
+    /// The same numbers as kernel keepalive settings.
+    pub fn keepalive(&self) -> Settings {
+        Settings {
+            idle: self.idle,
+            interval: self.interval,
+            probes: self.probes,
+        }
+    }
+}
+
+/// A client's arguments.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Args {
-    /// HOST, for clients.
-    pub host: Option<String>,
+pub struct Client {
+    /// HOST.
+    pub host: String,
     /// PORT as given: a number 0–65535 or a service name known to `/etc/services`.
     pub port: String,
-    /// `--idle`.
-    pub idle: Duration,
-    /// `--interval`.
-    pub interval: Duration,
-    /// `--probes`.
-    pub probes: u32,
+    /// The timings.
+    pub timing: Timing,
     /// `-t`.
     pub timestamps: bool,
-    /// `--once`.
-    pub once: bool,
-    /// `--max-clients`.
-    pub max_clients: usize,
-    /// `--reply-delay`.
-    pub reply_delay: Option<Duration>,
     /// `--user-timeout`.
     pub user_timeout: Option<Duration>,
     /// `--on-dead`.
     pub on_dead: Option<String>,
+}
+
+/// A server's arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Server {
+    /// PORT as given.
+    pub port: String,
+    /// The timings.
+    pub timing: Timing,
+    /// `-t`.
+    pub timestamps: bool,
+    /// `--once`: serve one client, then exit with the C program's status.
+    pub once: bool,
+    /// `--max-clients`.
+    pub max_clients: usize,
+    /// `--backlog` (default 5, the C's `NLISTEN`).
+    pub backlog: i32,
+    /// `--reply-delay`.
+    pub reply_delay: Option<Duration>,
     /// `--keepalive`.
     pub keepalive: bool,
-    /// `--backlog`.
-    pub backlog: i32,
+    /// `--user-timeout`.
+    pub user_timeout: Option<Duration>,
 }
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq)]
 pub enum Parsed {
-    /// Run with these arguments.
-    Run(Args),
+    /// Run a client with these arguments.
+    Client(Client),
+    /// Run a server with these arguments.
+    Server(Server),
     /// `--help`.
     Help,
     /// `--version`.
@@ -112,7 +215,10 @@ pub enum Parsed {
 impl Spec {
     /// `usage: hb_client [options] HOST PORT`.
     pub fn usage(&self) -> String {
-        let pos = if self.takes_host { "HOST PORT" } else { "PORT" };
+        let pos = match self.kind {
+            Kind::Client => "HOST PORT",
+            Kind::Server => "PORT",
+        };
         format!("usage: {} [options] {pos}", self.name)
     }
 
@@ -124,11 +230,8 @@ impl Spec {
             "SECS"
         };
         let mut h = format!("{}\n{}\n\noptions:\n", self.usage(), self.about);
-        if self.takes_idle {
-            h += &format!(
-                "  --idle {unit:<14} idle time before probing (default {})\n",
-                self.idle
-            );
+        if let Some(idle) = self.idle {
+            h += &format!("  --idle {unit:<14} idle time before probing (default {idle})\n");
         }
         h += &format!(
             "  --interval {unit:<10} time between probes (default {})\n",
@@ -138,15 +241,17 @@ impl Spec {
             "  --probes N              unanswered probes before death (default {})\n",
             self.probes
         );
+        if self.kind == Kind::Server {
+            h += "  --once                  serve one client, then exit as the C server does\n";
+            h += "  --max-clients N         refuse clients beyond N at once (default 1024)\n";
+            h += "  --backlog N             listen backlog (default 5, the C's NLISTEN; raise it for a class)\n";
+        }
         for e in self.extras {
             h += match e {
-                Extra::Once => "  --once                  serve one client, then exit as the C server does\n",
-                Extra::MaxClients => "  --max-clients N         refuse clients beyond N at once (default 1024)\n",
                 Extra::ReplyDelay => "  --reply-delay SECS      wait before answering each heartbeat (a slow peer)\n",
                 Extra::UserTimeout => "  --user-timeout SECS     TCP_USER_TIMEOUT (Linux): bound on unacknowledged data\n",
                 Extra::OnDead => "  --on-dead CMD           run CMD (sh -c) when the connection dies; its status is ours\n",
                 Extra::Keepalive => "  --keepalive             probe clients with kernel keepalive too (seed 001)\n",
-                Extra::Backlog => "  --backlog N             listen backlog (default 5, the C's NLISTEN; raise it for a class)\n",
             };
         }
         h += "  -t, --timestamps        prefix each line with seconds since start\n";
@@ -170,24 +275,27 @@ impl Spec {
     /// Parse the arguments after the program name.
     pub fn parse<I: IntoIterator<Item = String>>(&self, argv: I) -> Result<Parsed, String> {
         let secs = |s: f64| Duration::from_secs_f64(s);
-        let mut a = Args {
-            host: None,
-            port: String::new(),
-            idle: secs(self.idle),
+        let mut timing = Timing {
+            idle: secs(self.idle.unwrap_or(0.0)),
             interval: secs(self.interval),
             probes: self.probes,
+        };
+        let mut srv = Server {
+            port: String::new(),
+            timing,
             timestamps: false,
             once: false,
             max_clients: MAX_CLIENTS,
-            reply_delay: None,
-            user_timeout: None,
-            on_dead: None,
-            keepalive: false,
             backlog: crate::net::NLISTEN,
+            reply_delay: None,
+            keepalive: false,
+            user_timeout: None,
         };
+        let mut on_dead = None;
         let mut positionals = Vec::new();
         let mut it = argv.into_iter();
         let mut only_positionals = false;
+        let server = self.kind == Kind::Server;
         while let Some(arg) = it.next() {
             if only_positionals || !arg.starts_with('-') || arg == "-" {
                 positionals.push(arg);
@@ -204,74 +312,82 @@ impl Spec {
                     .or_else(|| it.next())
                     .ok_or_else(|| format!("{opt} needs a value"))
             };
+            let whole = |v: String, what: &str| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("{opt} takes a positive whole number{what}, not '{v}'"))
+            };
             match opt.as_str() {
                 "--" => only_positionals = true,
                 "-h" | "--help" => return Ok(Parsed::Help),
                 "-V" | "--version" => return Ok(Parsed::Version),
-                "-t" | "--timestamps" => a.timestamps = true,
-                "--idle" if self.takes_idle => a.idle = self.seconds(&opt, &value()?)?,
-                "--interval" => a.interval = self.seconds(&opt, &value()?)?,
+                "-t" | "--timestamps" => srv.timestamps = true,
+                "--idle" if self.idle.is_some() => timing.idle = self.seconds(&opt, &value()?)?,
+                "--interval" => timing.interval = self.seconds(&opt, &value()?)?,
                 "--probes" => {
                     let v = value()?;
-                    a.probes = v
+                    timing.probes = v
                         .parse()
                         .map_err(|_| format!("--probes takes a whole number, not '{v}'"))?;
                 }
-                "--once" if has(Extra::Once) => a.once = true,
-                "--max-clients" if has(Extra::MaxClients) => {
-                    let v = value()?;
-                    a.max_clients = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        format!("--max-clients takes a positive whole number, not '{v}'")
-                    })?;
+                "--once" if server => srv.once = true,
+                "--max-clients" if server => srv.max_clients = whole(value()?, "")?,
+                "--backlog" if server => {
+                    let n = whole(value()?, " up to 2147483647")?;
+                    srv.backlog = i32::try_from(n).map_err(|_| format!("{opt} is too large"))?;
                 }
                 "--reply-delay" if has(Extra::ReplyDelay) => {
-                    a.reply_delay = Some(self.seconds(&opt, &value()?)?)
+                    srv.reply_delay = Some(self.seconds(&opt, &value()?)?)
                 }
                 "--user-timeout" if has(Extra::UserTimeout) => {
-                    a.user_timeout = Some(self.seconds(&opt, &value()?)?)
+                    srv.user_timeout = Some(self.seconds(&opt, &value()?)?)
                 }
-                "--on-dead" if has(Extra::OnDead) => a.on_dead = Some(value()?),
-                "--keepalive" if has(Extra::Keepalive) => a.keepalive = true,
-                "--backlog" if has(Extra::Backlog) => {
-                    let v = value()?;
-                    a.backlog = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                        format!("--backlog takes a positive whole number, not '{v}'")
-                    })?;
-                }
+                "--on-dead" if has(Extra::OnDead) => on_dead = Some(value()?),
+                "--keepalive" if has(Extra::Keepalive) => srv.keepalive = true,
                 _ => return Err(format!("unknown option '{arg}'")),
             }
         }
-        let wanted = if self.takes_host { 2 } else { 1 };
-        if positionals.len() < wanted {
-            let missing = if self.takes_host && positionals.is_empty() {
-                "HOST"
-            } else {
-                "PORT"
-            };
-            return Err(format!("missing argument {missing}"));
+        let mut positionals = positionals.into_iter();
+        let host = match self.kind {
+            Kind::Server => String::new(),
+            Kind::Client => positionals.next().ok_or("missing argument HOST")?,
+        };
+        let port = positionals.next().ok_or("missing argument PORT")?;
+        if let Some(extra) = positionals.next() {
+            return Err(format!("unexpected argument '{extra}'"));
         }
-        if positionals.len() > wanted {
-            return Err(format!("unexpected argument '{}'", positionals[wanted]));
-        }
-        let port = positionals.pop().unwrap_or_default(); // len == wanted >= 1
         crate::net::parse_port(&port, "tcp").map_err(|e| e.to_string())?;
-        a.port = port;
-        a.host = positionals.pop();
-        Ok(Parsed::Run(a))
+        srv.timing = timing;
+        srv.port = port;
+        Ok(match self.kind {
+            Kind::Server => Parsed::Server(srv),
+            Kind::Client => Parsed::Client(Client {
+                host,
+                port: srv.port,
+                timing,
+                timestamps: srv.timestamps,
+                user_timeout: srv.user_timeout,
+                on_dead,
+            }),
+        })
     }
 }
 
 /// Start a program: parse `std::env::args`, print help or version (exit 0) or a usage
 /// error (exit 2), set the program name and `-t` for [`crate::error`], set up logging.
 #[doc(alias = "INIT")]
-pub fn start(spec: &Spec) -> Args {
+pub fn start(spec: &Spec) -> Parsed {
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_else(|| spec.name.to_string());
     match spec.parse(argv) {
-        Ok(Parsed::Run(a)) => {
-            error::init(&argv0, a.timestamps);
+        Ok(
+            run @ (Parsed::Client(Client { timestamps, .. })
+            | Parsed::Server(Server { timestamps, .. })),
+        ) => {
+            error::init(&argv0, timestamps);
             init_logger();
-            a
+            run
         }
         Ok(Parsed::Help) => {
             print!("{}", spec.help());
@@ -287,6 +403,22 @@ pub fn start(spec: &Spec) -> Args {
             eprintln!("{}\nTry '{} --help' for more.", spec.usage(), spec.name);
             std::process::exit(2)
         }
+    }
+}
+
+/// [`start`] for a client: its arguments.
+pub fn client(spec: &Spec) -> Client {
+    match start(spec) {
+        Parsed::Client(a) => a,
+        _ => panic!("{}: cli::client needs a Spec of Kind::Client", spec.name),
+    }
+}
+
+/// [`start`] for a server: its arguments.
+pub fn server(spec: &Spec) -> Server {
+    match start(spec) {
+        Parsed::Server(a) => a,
+        _ => panic!("{}: cli::server needs a Spec of Kind::Server", spec.name),
     }
 }
 

@@ -150,6 +150,24 @@ pub fn error(status: i32, err: Option<&io::Error>, text: &str) {
     }
 }
 
+/// The lines a server prints about one client: `PROG: PEER: text`.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl Peer {
+    /// `PROG: PEER: text`.
+    pub fn say(&self, text: &str) {
+        say(&format!("{}: {text}", self.0));
+    }
+
+    /// `PROG: PEER: text: strerror (errno)`; the connection's end, so it returns the C
+    /// status, 1.
+    pub fn fail(&self, e: &io::Error, text: &str) -> i32 {
+        error(0, Some(e), &format!("{}: {text}", self.0));
+        1
+    }
+}
+
 /// `error(1, …)`: print the line and exit 1. For the fatal paths of the programs.
 pub fn die(err: Option<&io::Error>, text: &str) -> ! {
     error(1, err, text);

@@ -6,10 +6,11 @@
 //! | [`net`] | `set_address`, `tcp_server`, `tcp_client`, `udp_server`, `udp_client` |
 //! | [`readn`] | `readn`, `readvrec`, `readline` (both variants) |
 //! | [`message`] | `msg_t`, `MSG_TYPE1`, `MSG_TYPE2`, `MSG_HEARTBEAT` |
-//! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` |
+//! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` and Stevens' `alarm` clock |
 //! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
+//! | [`writer`] | their `send` calls that may block, each connection's on a thread of its own |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
-//! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7) |
+//! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
 //! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
 //! | [`error`] | the per-program `error()` function and its line formats |
@@ -29,3 +30,4 @@ pub mod oob;
 pub mod reader;
 pub mod readn;
 pub mod server;
+pub mod writer;

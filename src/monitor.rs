@@ -1,5 +1,6 @@
 //! The heartbeat monitor: the `select` loops of seed 000's `hb_client.c`, `hb_server.c`,
-//! `hb_client1.c` and `hb_server1.c`, with threads and a channel instead of `select`.
+//! `hb_client1.c` and `hb_server1.c`, and the `alarm` clock of Stevens' OOB heartbeat
+//! (UNP vol. 1 §24.7) — one monitor for all three application heartbeats.
 //!
 //! The C loop is one state machine:
 //!
@@ -16,35 +17,41 @@
 //! tv.tv_sec = T1;                       /* server: T1 + T2 */
 //! ```
 //!
-//! Here, per connection, a **reader thread** blocks in `read`, stamps the time of every byte
-//! it gets, and sends over a `crossbeam-channel` what the program must act on ([`Input`]:
-//! whole messages, data, EOF, errors). Where the program's answer is fixed — `hb_server`
-//! echoing a heartbeat, `hb_server1` echoing a byte — the reader answers by itself
-//! ([`Answer`]): no thread handoff on the echo path, and no wake-up of the monitor per
-//! heartbeat. The **monitor** waits on the channel with a deadline (`recv_deadline`, the
-//! `select` timeout) and runs the same machine:
+//! Here a connection has **reader threads** ([`crate::reader`]) that block in `read` and
+//! stamp the time of every sign of life, **writer threads** ([`crate::writer`]) for every
+//! write that may block, and one **monitor** (its own thread in servers, the main thread in
+//! clients) that keeps the deadlines. `heartbeats = 0; tv = T1` is [`Monitor::heard`]; the
+//! `rc == 0` branch is the end of [`Monitor::next_event`]. Three timing rules ([`Rule`]):
 //!
-//! * any bytes at all — even part of a message — reset the probe count and restart the idle
-//!   window (`heartbeats = 0; tv = T1`);
-//! * a window that expires is a probe step ([`Event::Probe`]); the count passing `probes` is
-//!   death ([`Event::Dead`]).
+//! * **prober** (`hb_client`, `hb_client1`): `idle` after the last byte, then a probe every
+//!   `interval`; death `idle + probes × interval` after the last byte;
+//! * **answerer** (`hb_server`, `hb_server1`; `hb_server_oob` with no idle): `idle +
+//!   interval` first — the client's heartbeat gets an interval to arrive — then `interval`
+//!   per missed heartbeat; death `idle + (probes + 1) × interval` after the last byte;
+//! * **alarm** (`hb_client_oob`): Stevens' `alarm(nsec)` ticks every `interval` whatever
+//!   happens; traffic only resets the count (`nprobes = 0`), so death comes at the tick where
+//!   more than `probes` are unanswered, `probes × interval` to `(probes + 1) × interval` after
+//!   the last answer.
 //!
-//! The prober (the client) waits `idle` first, then `interval` per probe, so it declares
-//! death `idle + probes × interval` after the last byte. The answerer (the server) waits
-//! `idle + interval` first — it gives the client's first heartbeat an interval to arrive —
-//! so its bound is `idle + (probes + 1) × interval`.
+//! **The clock never waits on I/O.** The monitor's thread sleeps only until its deadline or
+//! an input, and never writes anything that can block: the prober's heartbeat goes out with a
+//! send that does not wait ([`Monitor::send_heartbeat`]); one that finds no room (the peer
+//! stopped reading) counts as an unanswered probe and the count goes on. Echoes, output and
+//! delayed answers are written by writer threads; readers never stop reading to answer.
+//!
+//! **A wake is one sleep.** Readers stamp an atomic time instead of sending each read over
+//! the channel, so an answered heartbeat wakes nobody. The monitor sleeps with
+//! `thread::park_timeout` and readers `unpark` it after sending an [`Input`] on the
+//! `crossbeam-channel` (which the monitor only polls with `try_recv`): one futex wait per
+//! wake. (A blocking `recv_deadline` spins and calls `sched_yield` 8 times first.)
 //!
 //! Windows are exact deadlines. The C reuses `tv` after a partial `select`, so a left-over
-//! `tv_usec` stretches the next window by up to a second; and on Linux `select` writes the
-//! time left back into `tv`. Here each window is computed from an `Instant`.
-//!
-//! When the monitor is dropped it shuts the sockets down (the blocked readers return), drops
-//! the channel (a reader blocked on a full channel returns) and joins the readers: no thread,
-//! descriptor or channel outlives the connection. The channel is bounded, so a peer that
-//! floods a slow monitor is slowed by TCP flow control instead of filling memory.
+//! `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
+//! shuts the sockets down (blocked readers and writers return), stops its writers and joins
+//! every thread: nothing outlives the connection.
 //!
 //! ```
-//! use heartbeat::monitor::{Config, Event, Framing, Link, Monitor, Role};
+//! use heartbeat::monitor::{Config, Event, Link, Monitor, Reading, Rule};
 //! use std::net::{TcpListener, TcpStream};
 //! use std::time::Duration;
 //!
@@ -53,57 +60,65 @@
 //! let (conn, peer) = listener.accept().unwrap();
 //! let conn = std::sync::Arc::new(conn);
 //! let ms = Duration::from_millis;
-//! let config = Config { idle: ms(40), interval: ms(20), probes: 2, role: Role::Prober };
+//! let config = Config { rule: Rule::Prober { idle: ms(40) }, interval: ms(20), probes: 2 };
 //! let mut mon = Monitor::new(config, &peer.to_string());
-//! mon.watch(Link::Data, &conn, Framing::Bytes).unwrap();
+//! mon.watch(Link::Data, &conn, Reading::Drop).unwrap();
 //! assert!(matches!(mon.next_event(), Event::Probe(1))); // after idle: send heartbeat #1
 //! assert!(matches!(mon.next_event(), Event::Probe(2))); // after interval: #2
 //! assert!(matches!(mon.next_event(), Event::Dead));     // idle + 2 × interval: dead
 //! ```
 
-use crate::reader::{read_loop, Traffic};
-pub use crate::reader::{Answer, Framing, Input, Link, MessageAssembler, READER_STACK};
-use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use crate::reader::{read_loop, Notify, Shared};
+pub use crate::reader::{Input, Link, Reading, READER_STACK};
+pub use crate::writer::{Sink, Writer};
+use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
-/// Who does the probing.
+/// When windows expire: the three timing rules (module documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// The client: first window `idle`, then sends a heartbeat every `interval`.
-    Prober,
-    /// The server: first window `idle + interval`, counts missed heartbeats.
-    Answerer,
+pub enum Rule {
+    /// The client of seed 000: `T1` after traffic, then `T2` per heartbeat sent.
+    Prober {
+        /// `T1`: silence before the first heartbeat.
+        idle: Duration,
+    },
+    /// The server of seed 000: `T1 + T2` after traffic, then `T2` per missed heartbeat.
+    Answerer {
+        /// `T1`.
+        idle: Duration,
+    },
+    /// Stevens' `alarm(nsec)`: a tick every interval; traffic resets only the count.
+    Alarm,
 }
 
-/// Timings (the C `T1`, `T2` and the literal `3`).
+/// Timings: a rule, `T2` and the C's literal `3`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// `T1`: silence before the first probe.
-    pub idle: Duration,
+    /// When windows expire.
+    pub rule: Rule,
     /// `T2`: time between probes.
     pub interval: Duration,
     /// Probes allowed to go unanswered; one more is death.
     pub probes: u32,
-    /// Prober (client) or answerer (server).
-    pub role: Role,
 }
 
 impl Config {
-    /// The window after traffic: `T1` for the prober, `T1 + T2` for the answerer.
+    /// The window after traffic: `T1` (prober), `T1 + T2` (answerer), a tick (alarm).
     pub fn first_window(&self) -> Duration {
-        match self.role {
-            Role::Prober => self.idle,
-            Role::Answerer => self.idle + self.interval,
+        match self.rule {
+            Rule::Prober { idle } => idle,
+            Rule::Answerer { idle } => idle + self.interval,
+            Rule::Alarm => self.interval,
         }
     }
 
-    /// Time from the last byte received to [`Event::Dead`]:
-    /// `first_window + probes × interval`.
+    /// Longest time from the last sign of life to [`Event::Dead`]:
+    /// `first_window + probes × interval` (for the alarm, the earliest is one tick less).
     pub fn death_bound(&self) -> Duration {
         self.first_window() + self.interval * self.probes
     }
@@ -112,13 +127,24 @@ impl Config {
 /// What the monitor reports.
 #[derive(Debug)]
 pub enum Event {
-    /// Something a reader got; traffic has already reset the probe count.
+    /// Something the program must act on; its traffic has already reset the count.
     Input(Input),
     /// A window expired with no traffic: probe `n` (1 ≤ n ≤ probes). The prober sends
-    /// heartbeat #n; the answerer reports missed heartbeat #n.
+    /// heartbeat #n ([`Monitor::send_heartbeat`]); the answerer reports missed heartbeat #n.
     Probe(u32),
     /// More than `probes` windows expired: `connection dead`.
     Dead,
+}
+
+/// What a prober sends on each probe.
+#[derive(Debug)]
+pub enum Heartbeat {
+    /// Bytes on a socket, sent without waiting: `send( s, &msg, sizeof( msg ), 0 )`
+    /// (`hb_client`), `send( shb, "", 1, 0 )` (`hb_client1`).
+    Bytes(Arc<TcpStream>, Vec<u8>),
+    /// An urgent byte, queued ahead of all data on the connection's writer:
+    /// `send( fd, "1", 1, MSG_OOB )` (`hb_client_oob`).
+    Urgent(Writer, u8),
 }
 
 /// A per-connection heartbeat monitor. See the module documentation.
@@ -127,67 +153,85 @@ pub struct Monitor {
     label: String,
     tx: Sender<Input>,
     rx: Receiver<Input>,
+    shared: Arc<Shared>,
+    on_thread: ThreadId,
     streams: Vec<Arc<TcpStream>>,
-    readers: Vec<JoinHandle<()>>,
-    traffic: Arc<Traffic>,
+    threads: Vec<JoinHandle<()>>,
+    stop: Option<Sender<()>>,
+    stop_rx: Receiver<()>,
+    heartbeat: Option<Heartbeat>,
+    unsent: Vec<u8>,
     seen: u64,
     deadline: Instant,
     missed: u32,
 }
 
 impl Monitor {
-    /// A monitor for the connection named `label` (the peer, for thread names and logs).
-    /// The first window starts now.
+    /// A monitor for the connection named `label` (the peer, for thread names and logs),
+    /// waiting on the calling thread. The first window starts now.
     pub fn new(config: Config, label: &str) -> Self {
         let (tx, rx) = bounded(64);
+        let (stop, stop_rx) = bounded(0);
         Monitor {
             config,
             label: label.to_string(),
             tx,
             rx,
+            shared: Arc::new(Shared::new()),
+            on_thread: thread::current().id(),
             streams: Vec::new(),
-            readers: Vec::new(),
-            traffic: Arc::new(Traffic::new()),
+            threads: Vec::new(),
+            stop: Some(stop),
+            stop_rx,
+            heartbeat: None,
+            unsent: Vec::new(),
             seen: 0,
             deadline: Instant::now() + config.first_window(),
             missed: 0,
         }
     }
 
-    /// Start a reader thread on `stream`, shared with the caller (who writes on it) rather
-    /// than duplicated: one descriptor per socket, however many threads use it. Its traffic
-    /// counts towards this monitor.
+    fn notify(&self) -> Notify {
+        Notify {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Start a reader thread on `stream` (shared with the caller, one descriptor), doing
+    /// what `reading` says. Its signs of life count towards this monitor.
     pub fn watch(
         &mut self,
         link: Link,
         stream: &Arc<TcpStream>,
-        framing: Framing,
+        reading: Reading,
     ) -> io::Result<()> {
-        self.watch_answering(link, stream, framing, Answer::Nothing)
+        let reading_stream = Arc::clone(stream);
+        self.streams.push(Arc::clone(stream));
+        let to = self.notify();
+        let shb = if link == Link::Heartbeat { " shb" } else { "" };
+        let handle = thread::Builder::new()
+            .name(format!("reader {}{shb}", self.label))
+            .stack_size(READER_STACK)
+            .spawn(move || read_loop(link, reading_stream, reading, to))?;
+        self.threads.push(handle);
+        Ok(())
     }
 
-    /// [`watch`](Self::watch), with the reader answering by itself as `answer` says.
-    pub fn watch_answering(
-        &mut self,
-        link: Link,
-        stream: &Arc<TcpStream>,
-        framing: Framing,
-        answer: Answer,
-    ) -> io::Result<()> {
-        let reading = Arc::clone(stream);
-        self.streams.push(Arc::clone(stream));
-        let tx = self.tx.clone();
-        let traffic = self.traffic.clone();
-        let name = match link {
-            Link::Data => format!("reader {}", self.label),
-            Link::Heartbeat => format!("reader {} shb", self.label),
-        };
-        let handle = thread::Builder::new()
-            .name(name)
-            .stack_size(READER_STACK)
-            .spawn(move || read_loop(link, reading, framing, answer, &traffic, tx))?;
-        self.readers.push(handle);
-        Ok(())
+    /// Start a writer thread on `sink` that lives as long as this monitor.
+    pub fn writer(&mut self, sink: Sink) -> io::Result<Writer> {
+        if let Sink::Socket(s) = &sink {
+            self.streams.push(Arc::clone(s));
+        }
+        let name = format!("writer {}", self.label);
+        let (w, h) = Writer::spawn(name, sink, self.notify(), self.stop_rx.clone())?;
+        self.threads.push(h);
+        Ok(w)
+    }
+
+    /// What [`send_heartbeat`](Self::send_heartbeat) sends.
+    pub fn heartbeat(&mut self, heartbeat: Heartbeat) {
+        self.heartbeat = Some(heartbeat);
     }
 
     /// The configuration.
@@ -195,49 +239,98 @@ impl Monitor {
         &self.config
     }
 
-    /// Probes missed in a row so far (`heartbeats` / `missed_heartbeats` in C).
-    pub fn missed(&self) -> u32 {
-        self.missed
+    /// Send the heartbeat for the current probe without waiting; `true` if it went (or, for
+    /// an urgent byte, is first in line). One the send buffer cannot take now (the peer is
+    /// not reading) stays unanswered, with a debug line; the part of a message that did not
+    /// fit goes first next time, so the stream stays whole. An error is the C `send failure`.
+    pub fn send_heartbeat(&mut self) -> io::Result<bool> {
+        let n = self.missed;
+        let whole = match &self.heartbeat {
+            None => return Ok(false),
+            Some(Heartbeat::Urgent(w, c)) => w.urgent(*c),
+            Some(Heartbeat::Bytes(s, bytes)) => send_whole(s, &mut self.unsent, bytes)?,
+        };
+        if !whole {
+            debug!(
+                "{}: heartbeat #{n} not sent: no room to send (the peer is not reading); it counts as unanswered",
+                self.label
+            );
+        }
+        Ok(whole)
     }
 
-    /// Wait for the next event: an input, or the window's end.
-    pub fn next_event(&mut self) -> Event {
-        loop {
-            match self.rx.recv_deadline(self.deadline) {
-                Ok(input) => {
-                    self.restart_after_traffic();
-                    return Event::Input(input);
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
-                    if self.restart_after_traffic() {
-                        continue;
-                    }
-                    self.missed += 1;
-                    // From the old deadline, not from now: windows do not drift.
-                    self.deadline += self.config.interval;
-                    debug!("{}: window expired, missed {}", self.label, self.missed);
-                    return if self.missed > self.config.probes {
-                        Event::Dead
-                    } else {
-                        Event::Probe(self.missed)
-                    };
-                }
+    /// `heartbeats = 0; tv.tv_sec = T1;` — a sign of life came at `at`.
+    fn heard(&mut self, at: Instant) {
+        self.missed = 0;
+        match self.config.rule {
+            Rule::Prober { .. } | Rule::Answerer { .. } => {
+                self.deadline = at + self.config.first_window()
             }
+            Rule::Alarm => {} // sig_urg: nprobes = 0; the alarm ticks on
         }
     }
 
-    /// `heartbeats = 0; tv.tv_sec = T1;` — if a reader got bytes since the window started,
-    /// restart the window from the moment it did.
-    fn restart_after_traffic(&mut self) -> bool {
-        let (last, at) = self.traffic.last_at();
-        let Some(at) = at.filter(|_| last != self.seen) else {
-            return false;
-        };
-        self.seen = last;
-        self.missed = 0;
-        self.deadline = at + self.config.first_window();
-        true
+    /// Wait for the next event: an input, or the end of the window.
+    pub fn next_event(&mut self) -> Event {
+        let me = thread::current();
+        if me.id() != self.on_thread {
+            self.on_thread = me.id();
+            self.shared.set_monitor(me);
+        }
+        loop {
+            if let Some(at) = self.shared.heard_since(&mut self.seen) {
+                self.heard(at);
+            }
+            if let Ok(input) = self.rx.try_recv() {
+                return Event::Input(input);
+            }
+            let now = Instant::now();
+            if now < self.deadline {
+                thread::park_timeout(self.deadline - now); // select( …, &tv )
+                continue;
+            }
+            // rc == 0: timed out. From the old deadline, not from now: windows do not drift.
+            self.deadline += self.config.interval; // tv.tv_sec = T2
+            self.missed += 1;
+            debug!("{}: window expired, missed {}", self.label, self.missed);
+            return if self.missed > self.config.probes {
+                Event::Dead
+            } else {
+                Event::Probe(self.missed)
+            };
+        }
     }
+}
+
+/// Send `bytes` on `s` without waiting, after what is left of the previous heartbeat in
+/// `unsent`; `true` if all of `bytes` went.
+fn send_whole(s: &TcpStream, unsent: &mut Vec<u8>, bytes: &[u8]) -> io::Result<bool> {
+    if !unsent.is_empty() {
+        let n = send_now(s, unsent)?;
+        unsent.drain(..n);
+        if !unsent.is_empty() {
+            return Ok(false);
+        }
+    }
+    let n = send_now(s, bytes)?;
+    unsent.extend_from_slice(&bytes[n..]);
+    Ok(n == bytes.len())
+}
+
+/// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
+#[cfg(unix)]
+fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    match socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        r => r,
+    }
+}
+
+/// Winsock has no per-call `MSG_DONTWAIT`: a plain send, which may wait for room.
+#[cfg(not(unix))]
+fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    (&*s).write(buf)
 }
 
 impl Drop for Monitor {
@@ -245,11 +338,13 @@ impl Drop for Monitor {
         for s in &self.streams {
             let _ = s.shutdown(Shutdown::Both);
         }
-        // Drop the receiver so a reader blocked on a full channel gets an error and ends.
+        self.stop = None; // writers see the stop channel disconnected
+        self.heartbeat = None;
+        // A reader blocked on a full channel gets an error once the receiver is gone.
         self.rx = crossbeam_channel::never();
-        for r in self.readers.drain(..) {
-            let _ = r.join();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
-        debug!("{}: monitor ended, readers joined", self.label);
+        debug!("{}: monitor ended, readers and writers joined", self.label);
     }
 }

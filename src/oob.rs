@@ -29,29 +29,40 @@
 //! a socket closed with unread data is reset. A killed OOB server therefore ends its client
 //! with `Connection reset by peer`, where the in-band pair sees a FIN (`server terminated`).
 //!
+//! ## One monitor, like the other heartbeats
+//!
+//! Stevens' client ticks with `alarm(nsec)`: each tick counts a probe (`++nprobes`) and sends
+//! one urgent byte, whatever happened; `sig_urg` only sets `nprobes = 0`. That is the
+//! monitor's [`Rule::Alarm`](crate::monitor::Rule::Alarm); the server's "no probes from
+//! client" window is the answerer's rule with no idle time. The urgent byte is the only
+//! traffic that counts: normal data is the application's, echoed or printed untouched by the
+//! heartbeat. It goes through a [`Writer`] so the reader never waits on a slow consumer: when
+//! the writer's queue is full the reader stops taking normal data (TCP then slows the peer)
+//! but keeps looking for urgent bytes every [`HELD_RETRY`].
+//!
+//! Two limits of TCP urgent data that students can watch here: the urgent byte travels *in*
+//! the stream, so it cannot pass a receive window that a reader which stopped reading has
+//! closed; and a connection has one urgent mark, so an urgent byte not yet taken when the
+//! next one comes is read as normal data. After `str_cli` half-closes at the end of stdin no
+//! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
+//! client then counts the echo itself as the server's sign of life, until the server closes.
+//!
 //! On platforms without `poll` (Windows) the reader falls back to plain reads: the programs
 //! build, but urgent bytes are not seen there.
 
-use crossbeam_channel::Sender;
+use crate::reader::{data_counts, Input, Link, Notify};
+use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
-use std::thread::{self, JoinHandle};
+use std::thread;
+use std::time::Duration;
 
-/// What the reader got.
-#[derive(Debug)]
-pub enum OobInput {
-    /// An urgent byte (`recv(…, MSG_OOB)`).
-    Urgent(u8),
-    /// Normal data, as one `read` returned it.
-    Data(Vec<u8>),
-    /// EOF.
-    Closed,
-    /// An error.
-    Failed(io::Error),
-}
+/// While the writer has no room for normal data, how often the reader looks for urgent data.
+pub const HELD_RETRY: Duration = Duration::from_millis(20);
 
-/// Send one urgent byte (`send(fd, "1", 1, MSG_OOB)`).
+/// Send one urgent byte (`send(fd, "1", 1, MSG_OOB)`), waiting for room in the send buffer.
+/// The monitor never calls this: it queues the byte on the connection's [`Writer`].
 #[doc(alias = "MSG_OOB")]
 pub fn send_urgent(s: &TcpStream, byte: u8) -> io::Result<()> {
     let sent = socket2::SockRef::from(s).send_out_of_band(&[byte])?;
@@ -62,58 +73,72 @@ pub fn send_urgent(s: &TcpStream, byte: u8) -> io::Result<()> {
     }
 }
 
-/// Start the reader thread for `s` (a clone of it), named `reader LABEL`; it sends what it
-/// gets on `tx` and ends at EOF, on an error, or when the receiver is gone.
-pub fn spawn_reader(
-    label: &str,
+/// The reader of an OOB connection ([`Reading::Urgent`](crate::reader::Reading::Urgent)):
+/// urgent bytes first, stamped and answered; normal data to `data`. Returns the input that
+/// ended it (EOF goes through `data`, after the data before it).
+#[doc(alias = "sig_urg")]
+pub(crate) fn read_loop(
     s: &TcpStream,
-    tx: Sender<OobInput>,
-) -> io::Result<JoinHandle<()>> {
-    let s = s.try_clone()?;
-    thread::Builder::new()
-        .name(format!("reader {label}"))
-        .stack_size(crate::monitor::READER_STACK)
-        .spawn(move || read_loop(s, tx))
-}
-
-fn read_loop(mut s: TcpStream, tx: Sender<OobInput>) {
+    answer: Option<Writer>,
+    data: Writer,
+    to: &Notify,
+) -> Option<Input> {
+    let link = Link::Data;
     let mut buf = [0u8; 4096];
+    let mut held: Option<Vec<u8>> = None; // normal data the writer had no room for yet
     loop {
-        let (urgent, normal) = match wait(&s) {
+        let (urgent, readable) = match wait(s, held.is_none()) {
             Ok(r) => r,
-            Err(e) => {
-                let _ = tx.send(OobInput::Failed(e));
-                return;
-            }
+            Err(error) => return Some(Input::Failed { link, error }),
         };
         if urgent {
-            match recv_urgent(&s) {
+            match recv_urgent(s) {
                 Ok(Some(c)) => {
-                    debug!("urgent byte {:?}", c as char);
-                    if tx.send(OobInput::Urgent(c)).is_err() {
-                        return;
+                    to.shared.touch(); // sig_urg: nprobes = 0
+                    match &answer {
+                        None => debug!("urgent byte {:?} from the server", c as char),
+                        Some(w) => {
+                            debug!("urgent byte {:?} from the client: answered", c as char);
+                            if !w.urgent(c) {
+                                debug!("an urgent answer is still waiting; it answers this too");
+                            }
+                        }
                     }
                 }
                 // The urgent pointer came before its byte (or it was taken): look again.
-                Ok(None) if !normal => thread::sleep(std::time::Duration::from_millis(1)),
+                Ok(None) if !readable => thread::sleep(Duration::from_millis(1)),
                 Ok(None) => {}
-                Err(e) => {
-                    let _ = tx.send(OobInput::Failed(e));
-                    return;
-                }
+                Err(error) => return Some(Input::Failed { link, error }),
             }
         }
-        if normal {
-            let input = match s.read(&mut buf) {
-                Ok(0) => OobInput::Closed,
-                Ok(n) => OobInput::Data(buf[..n].to_vec()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => OobInput::Failed(e),
-            };
-            let last = !matches!(input, OobInput::Data(_));
-            if tx.send(input).is_err() || last {
-                return;
+        if let Some(d) = held.take() {
+            match data.data_within(d, HELD_RETRY) {
+                Ok(()) => {}
+                Err(Some(d)) => held = Some(d),
+                Err(None) => return None, // the writer has ended: it told the monitor why
             }
+            continue;
+        }
+        if !readable {
+            continue;
+        }
+        let n = match (&*s).read(&mut buf) {
+            Ok(0) => {
+                data.then(Input::Closed { link, pending: 0 });
+                return None;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => return Some(Input::Failed { link, error }),
+        };
+        if data_counts(to) {
+            to.shared.touch(); // after the half-close the echo is the sign of life
+        }
+        debug!("read {n} bytes on sdata");
+        match data.try_data(buf[..n].to_vec()) {
+            Ok(()) => {}
+            Err(Some(d)) => held = Some(d),
+            Err(None) => return None,
         }
     }
 }
@@ -130,19 +155,25 @@ fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
     }
 }
 
-/// Block until the socket has urgent data, normal data, EOF or an error:
-/// `(urgent, readable)`.
+/// Block until the socket has urgent data or (with `data`) normal data, EOF or an error:
+/// `(urgent, readable)`. Without `data`, only look (no wait) for urgent data.
 #[cfg(unix)]
-fn wait(s: &TcpStream) -> io::Result<(bool, bool)> {
+fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
     use std::os::fd::AsRawFd;
+    let events = if data {
+        libc::POLLIN | libc::POLLPRI
+    } else {
+        libc::POLLPRI
+    };
     let mut pfd = libc::pollfd {
         fd: s.as_raw_fd(),
-        events: libc::POLLIN | libc::POLLPRI,
+        events,
         revents: 0,
     };
+    let timeout = if data { -1 } else { 0 };
     loop {
-        // SAFETY: one valid pollfd, count 1, no timeout; the fd outlives the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, -1) };
+        // SAFETY: one valid pollfd, count 1; the fd outlives the call.
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout) };
         if rc >= 0 {
             let r = pfd.revents;
             let urgent = r & libc::POLLPRI != 0;
@@ -157,6 +188,6 @@ fn wait(s: &TcpStream) -> io::Result<(bool, bool)> {
 }
 
 #[cfg(not(unix))]
-fn wait(_: &TcpStream) -> io::Result<(bool, bool)> {
-    Ok((false, true))
+fn wait(_: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
+    Ok((false, data))
 }

@@ -1,145 +1,187 @@
-//! The reader side of a connection's heartbeat monitor: the `recv` calls of seed 000's
-//! `select` loops, each on a thread of its own.
+//! The reader side of a connection's monitor: the `recv` calls of seed 000's `select` loops
+//! (and of Stevens' `sig_urg`), each on a thread of its own.
 //!
-//! A reader blocks in `read` on one socket. Every byte it gets — even part of a message —
-//! is stamped in the connection's `Traffic` time, which is all the monitor needs to restart
-//! its window (`heartbeats = 0; tv = T1`). Whole messages, raw data, EOF and errors go over
-//! the channel as [`Input`]s for the program to act on. Where the program's answer is fixed —
-//! `hb_server` echoing a `MSG_HEARTBEAT`, `hb_server1` echoing a byte on `shb` — the reader
-//! sends it itself ([`Answer`]), so no thread handoff sits on the echo path.
-//! [`MessageAssembler`] is the C "in-line readn" that rebuilds 2004-byte `msg_t`s from
-//! whatever pieces TCP delivers.
+//! A reader blocks in `read` on one socket. Every byte that counts as a sign of life is
+//! stamped in the connection's [`Shared`] time — all the monitor needs for
+//! `heartbeats = 0; tv = T1` — and the reader goes straight back to reading: it never waits
+//! for an answer to be written, nor for the monitor. What a program must act on (a whole
+//! message, EOF, an error) goes over the `crossbeam-channel` as an [`Input`], and the
+//! monitor's thread is unparked.
+//!
+//! What a reader does with the bytes is one [`Reading`], one variant per kind of program:
+//! dropped, `msg_t` messages with the heartbeat echoed, heartbeat bytes echoed, or urgent
+//! data. An echo the program always makes is written by the reader itself (no thread
+//! handoff on the round trip); a delayed answer and echoed data go to a
+//! [`Writer`](crate::writer::Writer) thread, so the reader keeps reading meanwhile.
 
 use crate::message::{Message, MSG_HEARTBEAT, MSG_LEN};
+use crate::writer::Writer;
 use crossbeam_channel::Sender;
 use log::debug;
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-/// Stack size of reader threads: they hold one 2004-byte buffer; small stacks let one
-/// server hold thousands of connections.
+/// Stack size of reader and writer threads: they hold a buffer of a few KiB; small stacks
+/// let one server hold thousands of connections.
 pub const READER_STACK: usize = 128 * 1024;
 
-/// Which of a connection's sockets an input came on (`hb_client1` has two).
+/// Where an input came from or an output went (`hb_client1` has two sockets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
-    /// The data connection (the only one of the in-band pair): `sdata` in `hb_client1`.
+    /// The data connection (the only one of the in-band and OOB pairs): `sdata`.
     Data,
-    /// The separate heartbeat connection: `shb`.
+    /// The separate heartbeat connection of `hb_client1`/`hb_server1`: `shb`.
     Heartbeat,
+    /// The program's standard output (`hb_client_oob` prints the echo there).
+    Stdout,
 }
 
 impl Link {
-    /// `sdata` / `shb`, the C variable names, as the programs print them.
+    /// `sdata` / `shb` (the C variable names, as the programs print them) / `stdout`.
     pub fn c_name(self) -> &'static str {
         match self {
             Link::Data => "sdata",
             Link::Heartbeat => "shb",
+            Link::Stdout => "stdout",
         }
     }
 }
 
-/// How a reader cuts the byte stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Framing {
-    /// Raw bytes, as each `read` returns them (up to 1024, the C `char msg[1024]`).
-    Bytes,
-    /// Whole 2004-byte `msg_t` messages, assembled like the C "in-line readn".
-    Messages,
-}
-
-/// What a reader answers by itself, on its own thread, before it tells the monitor. The
-/// server's answer is the round trip the client measures; answering here keeps the thread
-/// handoff to the monitor off that path (the monitor still sees the traffic, for its count).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Answer {
-    /// Nothing: the monitor's owner answers, if anyone.
-    Nothing,
-    /// Echo every whole `MSG_HEARTBEAT` message ([`Framing::Messages`]; `hb_server`), after
-    /// `delay` if given (`--reply-delay`, seed 001's `sleep(sleepingTime)`).
-    Heartbeats {
-        /// Wait before each answer.
-        delay: Option<Duration>,
+/// What a reader does with what it reads.
+#[derive(Clone, Debug)]
+pub enum Reading {
+    /// Any byte restarts the window and is then dropped: `hb_client` ("process message" is
+    /// empty in the C), both links of `hb_client1`, `hb_server1`'s `sdata`.
+    Drop,
+    /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn" (`hb_server`). Each
+    /// `MSG_HEARTBEAT` is echoed — by the reader at once, or after `delay` by `writer`
+    /// (`--reply-delay`, seed 001's `sleep(sleepingTime)`); other types go to the monitor.
+    Messages {
+        /// `Some((delay, writer))` to answer late without stopping to read.
+        delayed: Option<(Duration, Writer)>,
     },
-    /// Echo every byte ([`Framing::Bytes`]; `hb_server1` on `shb`).
-    Bytes,
-    /// Answer nothing and tell nothing: the bytes only restart the window (the C reads the
-    /// data connection and drops what it gets; `hb_client` leaves "process message" empty).
-    Ignore,
+    /// Heartbeat bytes, each echoed by the reader (`hb_server1` on `shb`). The link carries
+    /// only `0x00`, what `hb_client1` sends: any other byte ends it before anything is
+    /// echoed, so `hb_server1` cannot be made to reflect another service's bytes.
+    HeartbeatBytes,
+    /// The OOB pair: urgent bytes are the heartbeat; each one is the only traffic that
+    /// counts (Stevens' `sig_urg`: `nprobes = 0`) and, with `answer`, is answered by an urgent
+    /// byte through that writer. Normal data goes to `data` (the echo, or stdout) and counts
+    /// only once the writer half-closed the link (see [`crate::oob`]).
+    Urgent {
+        /// The writer that answers each urgent byte (the server), or `None` (the client).
+        answer: Option<Writer>,
+        /// Where normal data goes.
+        data: Writer,
+    },
 }
 
-/// What a reader thread got from one `read`.
+/// What a program must act on.
 #[derive(Debug)]
 pub enum Input {
-    /// Raw bytes ([`Framing::Bytes`]).
-    Bytes {
-        /// Where they came.
-        link: Link,
-        /// What one `read` returned.
-        data: Vec<u8>,
-    },
-    /// A whole message ([`Framing::Messages`]).
+    /// A whole message that is not a heartbeat ([`Reading::Messages`]).
     Message {
         /// Where it came.
         link: Link,
         /// The message.
         msg: Box<Message>,
     },
-    /// EOF: the peer closed (`recv` returned 0).
+    /// EOF: the peer closed (`recv` returned 0). With [`Reading::Urgent`], it comes after
+    /// every byte read before it was written out.
     Closed {
         /// Where.
         link: Link,
         /// Bytes of an unfinished message lost with the close (0 between messages).
         pending: usize,
     },
-    /// The reader's own answer ([`Answer`]) could not be sent (`send failure`).
-    SendFailed {
-        /// Where.
-        link: Link,
-        /// The error.
-        error: io::Error,
-    },
-    /// `read` failed (`recv failure`): a reset, a timeout, …
+    /// `read` failed (`recv failure`): a reset, a timeout, a byte the link may not carry…
     Failed {
         /// Where.
         link: Link,
         /// The error.
         error: io::Error,
     },
+    /// An answer, echo or output could not be written (`send failure`).
+    SendFailed {
+        /// Where.
+        link: Link,
+        /// The error.
+        error: io::Error,
+    },
 }
 
-/// When a connection's readers last got bytes: nanoseconds since `epoch`, plus one (0:
-/// never). Readers stamp it on every `read`; the monitor looks at it when a window expires.
-pub(crate) struct Traffic {
-    pub(crate) epoch: Instant,
-    pub(crate) last: AtomicU64,
+/// What a connection's readers and writers share with its monitor: when a sign of life
+/// last came, and the monitor's thread to wake for an [`Input`].
+pub struct Shared {
+    epoch: Instant,
+    /// Nanoseconds since `epoch` of the last sign of life, plus one (0: none yet).
+    last: AtomicU64,
+    /// Normal data counts as a sign of life too (the OOB client after its half-close).
+    any_byte: AtomicBool,
+    monitor: Mutex<Thread>,
 }
 
-impl Traffic {
-    /// No traffic yet; times count from now.
+impl Shared {
     pub(crate) fn new() -> Self {
-        Traffic {
+        Shared {
             epoch: Instant::now(),
             last: AtomicU64::new(0),
+            any_byte: AtomicBool::new(false),
+            monitor: Mutex::new(thread::current()),
         }
     }
 
-    /// The time of the last byte, if any has come: `Some(epoch + last - 1 ns)`.
-    pub(crate) fn last_at(&self) -> (u64, Option<Instant>) {
-        let last = self.last.load(Ordering::Acquire);
-        (
-            last,
-            (last > 0).then(|| self.epoch + Duration::from_nanos(last - 1)),
-        )
-    }
-
+    /// A sign of life now.
     pub(crate) fn touch(&self) {
         let now = self.epoch.elapsed().as_nanos() as u64 + 1;
         self.last.fetch_max(now, Ordering::Release);
+    }
+
+    /// The last sign of life if it is newer than `*seen` (which is then updated).
+    pub(crate) fn heard_since(&self, seen: &mut u64) -> Option<Instant> {
+        let last = self.last.load(Ordering::Acquire);
+        if last == *seen {
+            return None;
+        }
+        *seen = last;
+        Some(self.epoch + Duration::from_nanos(last - 1))
+    }
+
+    pub(crate) fn count_any_byte(&self) {
+        self.any_byte.store(true, Ordering::Release);
+    }
+
+    fn any_byte_counts(&self) -> bool {
+        self.any_byte.load(Ordering::Acquire)
+    }
+
+    /// The monitor waits on this thread (set again if the monitor moved to another one).
+    pub(crate) fn set_monitor(&self, t: Thread) {
+        *self.monitor.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}
+
+/// A reader's or writer's way to the monitor: the channel, and an unpark of its thread.
+#[derive(Clone)]
+pub struct Notify {
+    pub(crate) tx: Sender<Input>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Notify {
+    /// Send `input` and wake the monitor; `false` if the monitor has gone.
+    pub(crate) fn tell(&self, input: Input) -> bool {
+        let sent = self.tx.send(input).is_ok();
+        self.shared
+            .monitor
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unpark();
+        sent
     }
 }
 
@@ -197,81 +239,104 @@ impl MessageAssembler {
     }
 }
 
-/// The reader thread: block in `read`; stamp every byte's arrival for the monitor; answer
-/// by itself where `answer` says; forward what the monitor's owner must act on; end at EOF,
-/// on an error, or when the monitor has gone.
-pub(crate) fn read_loop(
-    link: Link,
-    s: Arc<TcpStream>,
-    framing: Framing,
-    answer: Answer,
-    traffic: &Arc<Traffic>,
-    tx: Sender<Input>,
-) {
+/// The reader thread: read, stamp, answer or hand on, until EOF, an error, or the monitor
+/// has gone.
+pub(crate) fn read_loop(link: Link, s: Arc<TcpStream>, reading: Reading, to: Notify) {
     debug!("reader started on {}", link.c_name());
-    let mut bytes = [0u8; 1024];
-    let mut asm = MessageAssembler::new();
-    loop {
-        let want = match framing {
-            Framing::Bytes => &mut bytes[..],
-            Framing::Messages => asm.space(),
-        };
-        let input = match (&*s).read(want) {
-            Ok(0) => Input::Closed {
-                link,
-                pending: asm.pending(),
-            },
-            Ok(n) => {
-                traffic.touch(); // any byte, even part of a message, resets the count
-                debug!("read {n} bytes on {}", link.c_name());
-                match framing {
-                    Framing::Bytes => Input::Bytes {
-                        link,
-                        data: bytes[..n].to_vec(),
-                    },
-                    Framing::Messages => match asm.filled(n) {
-                        None => continue, // cnt > 0: the stamp is all the monitor needs
-                        Some(msg) => Input::Message {
-                            link,
-                            msg: Box::new(msg),
-                        },
-                    },
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => Input::Failed { link, error },
-        };
-        let input = match answer_here(&s, &input, answer) {
-            Ok(true) => continue, // answered: the stamp is all the monitor needs
-            Ok(false) => input,
-            Err(error) => Input::SendFailed { link, error },
-        };
-        let last = matches!(
-            input,
-            Input::Closed { .. } | Input::Failed { .. } | Input::SendFailed { .. }
-        );
-        if tx.send(input).is_err() || last {
-            break;
-        }
+    let last = match reading {
+        Reading::Drop => read_bytes(link, &s, false, &to),
+        Reading::HeartbeatBytes => read_bytes(link, &s, true, &to),
+        Reading::Messages { delayed } => read_messages(link, &s, delayed, &to),
+        Reading::Urgent { answer, data } => crate::oob::read_loop(&s, answer, data, &to),
+    };
+    if let Some(input) = last {
+        to.tell(input);
     }
     debug!("reader on {} ended", link.c_name());
 }
 
-/// Send the reader's own answer to `input` if `answer` calls for one; `true` if it did.
-fn answer_here(mut s: &TcpStream, input: &Input, answer: Answer) -> io::Result<bool> {
-    use std::io::Write;
-    match (input, answer) {
-        (Input::Message { msg, .. }, Answer::Heartbeats { delay })
-            if msg.msg_type == MSG_HEARTBEAT =>
-        {
-            if let Some(d) = delay {
-                thread::sleep(d);
-            }
-            s.write_all(&msg.encode())?;
-            Ok(true)
-        }
-        (Input::Bytes { data, .. }, Answer::Bytes) => s.write_all(data).map(|()| true),
-        (Input::Bytes { .. } | Input::Message { .. }, Answer::Ignore) => Ok(true),
-        _ => Ok(false),
+/// One `read` that got something: its count; EOF and errors as the input that ends the
+/// reader (`pending`: bytes of an unfinished message).
+fn read_some(
+    link: Link,
+    mut s: &TcpStream,
+    buf: &mut [u8],
+    pending: usize,
+) -> Result<usize, Input> {
+    loop {
+        return match s.read(buf) {
+            Ok(0) => Err(Input::Closed { link, pending }),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(error) => Err(Input::Failed { link, error }),
+        };
     }
+}
+
+/// [`Reading::Drop`] and, with `echo`, [`Reading::HeartbeatBytes`].
+fn read_bytes(link: Link, mut s: &TcpStream, echo: bool, to: &Notify) -> Option<Input> {
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = match read_some(link, s, &mut buf, 0) {
+            Ok(n) => n,
+            Err(end) => return Some(end),
+        };
+        if let Some(&b) = buf[..n].iter().find(|&&b| b != 0).filter(|_| echo) {
+            let what = format!("byte 0x{b:02x} on the heartbeat link, which carries only 0x00");
+            let error = io::Error::new(ErrorKind::InvalidData, what);
+            return Some(Input::Failed { link, error });
+        }
+        to.shared.touch(); // heartbeats = 0; tv = T1 (the monitor reads the stamp)
+        debug!("read {n} bytes on {}", link.c_name());
+        if echo {
+            if let Err(error) = s.write_all(&buf[..n]) {
+                return Some(Input::SendFailed { link, error });
+            }
+        }
+    }
+}
+
+/// [`Reading::Messages`]: the C "in-line readn" of whole `msg_t`s; heartbeats echoed.
+fn read_messages(
+    link: Link,
+    mut s: &TcpStream,
+    delayed: Option<(Duration, Writer)>,
+    to: &Notify,
+) -> Option<Input> {
+    let mut asm = MessageAssembler::new();
+    loop {
+        let pending = asm.pending();
+        let n = match read_some(link, s, asm.space(), pending) {
+            Ok(n) => n,
+            Err(end) => return Some(end),
+        };
+        to.shared.touch(); // any byte, even part of a message, resets the count
+        debug!("read {n} bytes on {}", link.c_name());
+        let Some(msg) = asm.filled(n) else {
+            continue; // cnt > 0: the stamp is all the monitor needs
+        };
+        if msg.msg_type != MSG_HEARTBEAT {
+            let msg = Box::new(msg);
+            if !to.tell(Input::Message { link, msg }) {
+                return None;
+            }
+            continue;
+        }
+        // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
+        let sent = match &delayed {
+            None => s.write_all(&msg.encode()),
+            Some((delay, writer)) => {
+                writer.later(Instant::now() + *delay, msg.encode().to_vec());
+                Ok(())
+            }
+        };
+        if let Err(error) = sent {
+            return Some(Input::SendFailed { link, error });
+        }
+    }
+}
+
+/// Normal data on an OOB connection counts as a sign of life only after the half-close.
+pub(crate) fn data_counts(to: &Notify) -> bool {
+    to.shared.any_byte_counts()
 }

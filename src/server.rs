@@ -14,7 +14,8 @@
 //! (stack, guard page, signal stack, guard page), so a server of two threads per client holds
 //! about 8 000 clients, and beyond that the Rust runtime would abort the whole process.
 
-use crate::error;
+use crate::cli::{self, Server, Spec};
+use crate::{error, net};
 use log::debug;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +34,27 @@ impl Drop for Active {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// Every server's `main`: parse the arguments, `s = tcp_server( NULL, argv[ 1 ] )`, serve
+/// each client with `handle`, and exit (with `--once`, with the client's status).
+pub fn main<F>(spec: &Spec, handle: F) -> !
+where
+    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+{
+    run(cli::server(spec), handle)
+}
+
+/// [`main`] with the arguments already parsed.
+pub fn run<F>(a: Server, handle: F) -> !
+where
+    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+{
+    let s = net::tcp_server_backlog(None, &a.port, a.backlog)
+        .unwrap_or_else(|e| error::die(Some(&e), ""));
+    let (once, max) = (a.once, a.max_clients);
+    let status = serve(s, once, max, move |c, peer| handle(c, peer, &a));
+    std::process::exit(status)
 }
 
 /// Accept clients on `listener` and run `handle(stream, peer)` for each; `handle` returns

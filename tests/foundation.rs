@@ -3,7 +3,7 @@
 mod common;
 
 use common::procs::Prog;
-use heartbeat::cli::{Extra, Parsed, Spec};
+use heartbeat::cli::{Extra, Kind, Parsed, Spec};
 use heartbeat::message::{Message, DATA_LEN, MSG_HEARTBEAT, MSG_LEN, MSG_TYPE1, MSG_TYPE2};
 use heartbeat::net::{set_address, tcp_client, tcp_server};
 use std::io::{ErrorKind, Read, Write};
@@ -126,17 +126,8 @@ fn tcp_server_and_client_errors_read_like_c_error() {
     );
 }
 
-const SPEC: Spec = Spec {
-    name: "hb_test",
-    about: "test",
-    takes_host: true,
-    takes_idle: true,
-    idle: 60.0,
-    interval: 10.0,
-    probes: 3,
-    whole_seconds: false,
-    extras: &[Extra::Once],
-};
+const SPEC: Spec = Spec::seed000("hb_test", "test", Kind::Client);
+const SERVER: Spec = Spec::seed000("hb_test", "test", Kind::Server).with(&[Extra::ReplyDelay]);
 
 fn parse(args: &[&str]) -> Result<Parsed, String> {
     SPEC.parse(args.iter().map(|s| s.to_string()))
@@ -144,7 +135,7 @@ fn parse(args: &[&str]) -> Result<Parsed, String> {
 
 #[test]
 fn cli_parses_positionals_options_and_decimals() {
-    let Ok(Parsed::Run(a)) = parse(&[
+    let Ok(Parsed::Client(a)) = parse(&[
         "-t",
         "--idle",
         "0.25",
@@ -153,21 +144,25 @@ fn cli_parses_positionals_options_and_decimals() {
         "9000",
         "--probes",
         "5",
-        "--once",
     ]) else {
         panic!("should parse")
     };
-    assert_eq!(a.host.as_deref(), Some("127.0.0.1"));
+    assert_eq!(a.host, "127.0.0.1");
     assert_eq!(a.port, "9000");
-    assert_eq!(a.idle, Duration::from_millis(250));
-    assert_eq!(a.interval, Duration::from_millis(100));
-    assert_eq!(a.probes, 5);
-    assert!(a.timestamps && a.once);
-    let Ok(Parsed::Run(d)) = parse(&["h", "http"]) else {
+    assert_eq!(a.timing.idle, Duration::from_millis(250));
+    assert_eq!(a.timing.interval, Duration::from_millis(100));
+    assert_eq!(a.timing.probes, 5);
+    assert!(a.timestamps);
+    let Ok(Parsed::Server(s)) = SERVER.parse(["--once", "-t", "9000"].map(String::from)) else {
+        panic!("should parse")
+    };
+    assert!(s.timestamps && s.once && s.port == "9000");
+    let Ok(Parsed::Client(d)) = parse(&["h", "http"]) else {
         panic!()
     };
+    let t = d.timing;
     assert_eq!(
-        (d.idle, d.interval, d.probes),
+        (t.idle, t.interval, t.probes),
         (Duration::from_secs(60), Duration::from_secs(10), 3)
     );
 }

@@ -53,16 +53,29 @@ fn heartbeats_on_the_separate_link_are_answered() {
 
 #[test]
 fn server_connects_back_to_the_address_the_data_came_from_and_echoes() {
-    let (_srv, port) = server("hb_server1", &T);
+    let (mut srv, port) = server("hb_server1", &T);
     let (_sdata, mut shb, from) = handshake(port);
     assert!(from.ip().is_loopback());
     shb.set_read_timeout(Some(S)).unwrap();
-    for b in [0u8, 1, 0xff] {
-        shb.write_all(&[b]).unwrap();
+    for _ in 0..3 {
+        shb.write_all(&[0]).unwrap();
         let mut back = [9u8; 1];
         shb.read_exact(&mut back).unwrap();
-        assert_eq!(back[0], b, "the heartbeat byte comes back as sent");
+        assert_eq!(back[0], 0, "the heartbeat byte comes back as sent");
     }
+    // Any other byte is not a heartbeat: the link ends, nothing is echoed.
+    shb.write_all(b"A").unwrap();
+    let mut rest = Vec::new();
+    let _ = shb.read_to_end(&mut rest);
+    assert!(
+        rest.is_empty(),
+        "nothing echoed after a non-heartbeat byte: {rest:?}"
+    );
+    let (_, line) = srv.expect_line("byte 0x41", S);
+    assert!(
+        line.contains("shb recv failure: byte 0x41 on the heartbeat link"),
+        "{line}"
+    );
 }
 
 #[test]

@@ -1,0 +1,251 @@
+//! A connection's writer thread: every write that may block, kept off the two threads that
+//! must never block — the monitor, which keeps the deadlines, and the reader, which must
+//! keep reading so that every sign of life is stamped when it arrives.
+//!
+//! In seed 000 one thread does everything, and a `send` that blocks (the peer stopped
+//! reading, the send buffer is full) stops the `select` loop and its clock with it. Stevens'
+//! OOB programs send from signal handlers, which block the same way. Here what can wait goes
+//! to a writer, in order:
+//!
+//! * echoed data (`hb_server_oob`'s `str_echo`), stdin copied to the server and the echo
+//!   printed on stdout (`hb_client_oob`'s `str_cli`), delayed answers (`--reply-delay`);
+//! * ahead of all of it, urgent bytes (the OOB heartbeat and its answer): an urgent byte
+//!   waits behind at most the one chunk (≤ 4 KiB) being written, never behind a queue.
+//!
+//! The queue is bounded (16 chunks): whoever fills it is slowed down, as TCP flow control
+//! slows the peer. The urgent lane holds one byte: one heartbeat already waiting answers
+//! for the next as well. A write that fails is reported to the monitor as
+//! [`Input::SendFailed`]. The writer ends when the monitor does (it is told to stop and
+//! joined), and a blocked write returns because the monitor shuts the socket down.
+
+use crate::reader::{Input, Link, Notify, READER_STACK};
+use crossbeam_channel::{
+    bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError,
+};
+use log::debug;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Chunks a writer holds before whoever feeds it has to wait.
+const QUEUE: usize = 16;
+
+/// Where a writer writes.
+#[derive(Clone, Debug)]
+pub enum Sink {
+    /// A socket, shared with its reader (one descriptor).
+    Socket(Arc<TcpStream>),
+    /// Standard output.
+    Stdout,
+}
+
+enum Item {
+    Data(Vec<u8>),
+    At(Instant, Vec<u8>),
+    HalfClose,
+    Then(Input),
+}
+
+/// A handle on a writer thread (cheap to clone; the thread belongs to the monitor that made
+/// it, see [`Monitor::writer`](crate::monitor::Monitor::writer)).
+#[derive(Clone, Debug)]
+pub struct Writer {
+    urgent: Sender<u8>,
+    items: Sender<Item>,
+    half_closed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Item {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("writer item")
+    }
+}
+
+impl Writer {
+    /// Start a writer on `sink`, named `NAME`; it reports failures through `to` and ends
+    /// when `stop`'s sender is dropped.
+    pub(crate) fn spawn(
+        name: String,
+        sink: Sink,
+        to: Notify,
+        stop: Receiver<()>,
+    ) -> io::Result<(Writer, JoinHandle<()>)> {
+        let (urgent, urgent_rx) = bounded(1);
+        let (items, items_rx) = bounded(QUEUE);
+        let half_closed = Arc::new(AtomicBool::new(false));
+        let w = Writer {
+            urgent,
+            items,
+            half_closed: half_closed.clone(),
+        };
+        let run = Run {
+            sink,
+            to,
+            half_closed,
+        };
+        let h = thread::Builder::new()
+            .name(name)
+            .stack_size(READER_STACK)
+            .spawn(move || run.serve(stop, urgent_rx, items_rx))?;
+        Ok((w, h))
+    }
+
+    /// Queue urgent byte `c` ahead of all data, without waiting: `false` when the previous
+    /// one is still waiting (the peer is not taking data) or the writer has ended.
+    #[doc(alias = "MSG_OOB")]
+    pub fn urgent(&self, c: u8) -> bool {
+        self.urgent.try_send(c).is_ok()
+    }
+
+    /// Queue `data`, waiting while the queue is full; `false` when the writer has ended.
+    pub fn data(&self, data: Vec<u8>) -> bool {
+        self.items.send(Item::Data(data)).is_ok()
+    }
+
+    /// Queue `data` if there is room now; give it back if not (`Err(Some)`), or `Err(None)`
+    /// when the writer has ended.
+    pub fn try_data(&self, data: Vec<u8>) -> Result<(), Option<Vec<u8>>> {
+        match self.items.try_send(Item::Data(data)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(Item::Data(d))) => Err(Some(d)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// [`try_data`](Self::try_data), waiting up to `limit` for room.
+    pub fn data_within(&self, data: Vec<u8>, limit: Duration) -> Result<(), Option<Vec<u8>>> {
+        match self.items.send_timeout(Item::Data(data), limit) {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(Item::Data(d))) => Err(Some(d)),
+            Err(_) => Err(None),
+        }
+    }
+
+    /// Write `data` at `at` (a delayed answer); waits while the queue is full.
+    pub fn later(&self, at: Instant, data: Vec<u8>) {
+        let _ = self.items.send(Item::At(at, data));
+    }
+
+    /// After what is queued, `shutdown(SHUT_WR)` (`str_cli` at the end of stdin).
+    pub fn half_close(&self) {
+        let _ = self.items.send(Item::HalfClose);
+    }
+
+    /// Whether the half-close has been done.
+    pub fn half_closed(&self) -> bool {
+        self.half_closed.load(Ordering::Acquire)
+    }
+
+    /// After what is queued has been written, hand `input` to the monitor (an EOF that must
+    /// not overtake the echo of the data before it).
+    pub fn then(&self, input: Input) {
+        let _ = self.items.send(Item::Then(input));
+    }
+}
+
+struct Run {
+    sink: Sink,
+    to: Notify,
+    half_closed: Arc<AtomicBool>,
+}
+
+impl Run {
+    fn serve(self, stop: Receiver<()>, urgent: Receiver<u8>, items: Receiver<Item>) {
+        loop {
+            let done = select_biased! {
+                recv(stop) -> _ => true, // the monitor has gone (the sender is never used)
+                recv(urgent) -> c => c.map_or(true, |c| self.send_urgent(c)),
+                recv(items) -> item => item.map_or(true, |item| self.write(item, &stop)),
+            };
+            if done {
+                break;
+            }
+        }
+        debug!("writer ended");
+    }
+
+    /// Returns `true` when the writer is done.
+    fn send_urgent(&self, c: u8) -> bool {
+        let Sink::Socket(s) = &self.sink else {
+            return false; // stdout has no urgent data; no caller queues any there
+        };
+        if self.half_closed.load(Ordering::Acquire) {
+            debug!("no urgent byte after the half-close: the link cannot carry it");
+            return false;
+        }
+        match crate::oob::send_urgent(s, c) {
+            Ok(()) => false,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn write(&self, item: Item, stop: &Receiver<()>) -> bool {
+        let result = match item {
+            Item::Data(d) => self.write_all(&d),
+            Item::At(at, d) => {
+                // Sleep until `at`, or until the monitor goes.
+                match stop.recv_deadline(at) {
+                    Err(RecvTimeoutError::Timeout) => self.write_all(&d),
+                    _ => return true,
+                }
+            }
+            Item::HalfClose => match &self.sink {
+                Sink::Socket(s) => s.shutdown(Shutdown::Write).map(|()| {
+                    debug!("end of input: half-closed (shutdown SHUT_WR)");
+                    self.half_closed.store(true, Ordering::Release);
+                    // No urgent byte can go out now: the echo is the only sign of life.
+                    self.to.shared.count_any_byte();
+                }),
+                Sink::Stdout => Ok(()),
+            },
+            Item::Then(input) => return !self.to.tell(input),
+        };
+        match result {
+            Ok(()) => false,
+            Err(e) => self.failed(e),
+        }
+    }
+
+    fn write_all(&self, d: &[u8]) -> io::Result<()> {
+        match &self.sink {
+            Sink::Socket(s) => (&**s).write_all(d),
+            Sink::Stdout => {
+                let mut out = io::stdout().lock();
+                out.write_all(d).and_then(|()| out.flush())
+            }
+        }
+    }
+
+    fn failed(&self, error: io::Error) -> bool {
+        let link = match self.sink {
+            Sink::Socket(_) => Link::Data,
+            Sink::Stdout => Link::Stdout,
+        };
+        self.to.tell(Input::SendFailed { link, error });
+        true
+    }
+}
+
+/// `str_cli`'s reading half (Stevens, `strcliselect02.c`): copy stdin to `w` on a thread of
+/// its own, waiting whenever the writer's queue is full; at the end of stdin half-close
+/// (`shutdown(SHUT_WR)`), so the server sees EOF after the last byte. The thread is not
+/// joined: a read of stdin cannot be interrupted, and the program exits without it.
+pub fn copy_stdin(w: Writer) -> io::Result<JoinHandle<()>> {
+    use std::io::Read;
+    thread::Builder::new().name("stdin".into()).spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return w.half_close(),
+                Ok(n) if w.data(buf[..n].to_vec()) => {}
+                Ok(_) => return, // the writer has ended
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return debug!("stdin: {e}; the link stays open"),
+            }
+        }
+    })
+}
