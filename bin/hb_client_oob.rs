@@ -16,7 +16,7 @@
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::die;
 use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink};
-use heartbeat::{net, writer};
+use heartbeat::{net, oob, writer};
 use std::sync::Arc;
 
 const SPEC: Spec = Spec::stevens(
@@ -28,6 +28,10 @@ const SPEC: Spec = Spec::stevens(
 fn main() {
     let a = cli::client(&SPEC);
     let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
+    // The urgent byte queues behind the send buffer: keep it short.
+    if let Err(e) = oob::bound_send_buffer(&servfd) {
+        die(Some(&e), "setsockopt failed");
+    }
     let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };
 
     let mut mon = Monitor::new(a.timing.alarm(), "server");

@@ -11,7 +11,7 @@
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink};
-use heartbeat::server;
+use heartbeat::{oob, server};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ const SPEC: Spec = Spec::stevens(
 
 fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let (label, peer) = (peer.to_string(), Peer(peer));
+    // The urgent answer queues behind the send buffer: keep it short.
+    if let Err(e) = oob::bound_send_buffer(&connfd) {
+        return peer.fail(&e, "setsockopt failed");
+    }
     let connfd = Arc::new(connfd);
     // The answerer's window with no idle time: (probes + 1) × interval after the last probe.
     let mut mon = Monitor::new(a.timing.answerer(), &label);

@@ -160,7 +160,10 @@ pub struct Monitor {
     stop: Option<Sender<()>>,
     stop_rx: Receiver<()>,
     heartbeat: Option<Heartbeat>,
+    /// The tail of a heartbeat message the send buffer did not take whole.
     unsent: Vec<u8>,
+    /// An urgent probe is out and not answered yet.
+    urgent_out: bool,
     seen: u64,
     deadline: Instant,
     missed: u32,
@@ -185,6 +188,7 @@ impl Monitor {
             stop_rx,
             heartbeat: None,
             unsent: Vec::new(),
+            urgent_out: false,
             seen: 0,
             deadline: Instant::now() + config.first_window(),
             missed: 0,
@@ -243,11 +247,25 @@ impl Monitor {
     /// an urgent byte, is first in line). One the send buffer cannot take now (the peer is
     /// not reading) stays unanswered, with a debug line; the part of a message that did not
     /// fit goes first next time, so the stream stays whole. An error is the C `send failure`.
+    ///
+    /// An urgent byte goes only when the previous one has been answered: TCP keeps one urgent
+    /// mark per connection, and a second urgent byte sent before the first is taken turns
+    /// the first into normal data in the peer's stream. The tick still counts.
     pub fn send_heartbeat(&mut self) -> io::Result<bool> {
         let n = self.missed;
         let whole = match &self.heartbeat {
             None => return Ok(false),
-            Some(Heartbeat::Urgent(w, c)) => w.urgent(*c),
+            Some(Heartbeat::Urgent(..)) if self.urgent_out => {
+                debug!(
+                    "{}: probe #{n} not sent: the last urgent byte is unanswered (one urgent mark)",
+                    self.label
+                );
+                return Ok(false);
+            }
+            Some(Heartbeat::Urgent(w, c)) => {
+                self.urgent_out = w.urgent(*c);
+                self.urgent_out
+            }
             Some(Heartbeat::Bytes(s, bytes)) => send_whole(s, &mut self.unsent, bytes)?,
         };
         if !whole {
@@ -262,6 +280,7 @@ impl Monitor {
     /// `heartbeats = 0; tv.tv_sec = T1;` — a sign of life came at `at`.
     fn heard(&mut self, at: Instant) {
         self.missed = 0;
+        self.urgent_out = false;
         match self.config.rule {
             Rule::Prober { .. } | Rule::Answerer { .. } => {
                 self.deadline = at + self.config.first_window()

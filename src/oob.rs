@@ -40,9 +40,10 @@
 //! the writer's queue is full the reader stops taking normal data (TCP then slows the peer)
 //! but keeps looking for urgent bytes every [`HELD_RETRY`].
 //!
-//! Two limits of TCP urgent data that students can watch here: the urgent byte travels *in*
-//! the stream, so it cannot pass a receive window that a reader which stopped reading has
-//! closed; and a connection has one urgent mark, so an urgent byte not yet taken when the
+//! Limits of TCP urgent data that students can watch here: the urgent byte travels *in* the
+//! stream, so it waits behind what the sender's send buffer already holds (both programs
+//! bound theirs, [`SEND_BUFFER`]) and cannot pass a receive window that a reader which
+//! stopped reading has closed; and a connection has one urgent mark, so an urgent byte not yet taken when the
 //! next one comes is read as normal data. After `str_cli` half-closes at the end of stdin no
 //! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
 //! client then counts the echo itself as the server's sign of life, until the server closes.
@@ -57,6 +58,17 @@ use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
+
+/// Send buffer of an OOB connection (the kernel doubles it for its bookkeeping). An urgent
+/// byte is queued after every byte already in the send buffer, so the buffer bounds how long
+/// it waits for a peer that reads slowly: 64 KiB at 1 MB/s is 64 ms, where an autotuned buffer
+/// of 4 MiB would hold the heartbeat back for seconds.
+pub const SEND_BUFFER: usize = 32 * 1024;
+
+/// Give `s` the send buffer of an OOB connection ([`SEND_BUFFER`]).
+pub fn bound_send_buffer(s: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(s).set_send_buffer_size(SEND_BUFFER)
+}
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
 pub const HELD_RETRY: Duration = Duration::from_millis(20);

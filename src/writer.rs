@@ -154,10 +154,19 @@ struct Run {
 
 impl Run {
     fn serve(self, stop: Receiver<()>, urgent: Receiver<u8>, items: Receiver<Item>) {
+        let mut urgent = Some(urgent);
         loop {
+            // The urgent lane first; once every handle has gone, what is queued still goes.
+            let lane = urgent.clone().unwrap_or_else(crossbeam_channel::never);
             let done = select_biased! {
                 recv(stop) -> _ => true, // the monitor has gone (the sender is never used)
-                recv(urgent) -> c => c.map_or(true, |c| self.send_urgent(c)),
+                recv(lane) -> c => match c {
+                    Ok(c) => self.send_urgent(c),
+                    Err(_) => {
+                        urgent = None;
+                        false
+                    }
+                },
                 recv(items) -> item => item.map_or(true, |item| self.write(item, &stop)),
             };
             if done {
