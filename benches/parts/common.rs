@@ -201,7 +201,7 @@ pub fn cc(name: &str) -> Option<PathBuf> {
         .join(format!("{name}.c"));
     let out = bin(name).with_file_name(format!("c_{name}"));
     let ok = Command::new("cc")
-        .args(["-O2", "-o"])
+        .args(["-O2", "-pthread", "-o"])
         .arg(&out)
         .arg(&src)
         .status()
