@@ -3,11 +3,13 @@
 //! detection times, idle cost, scale), which a micro-benchmark harness does not model, and it
 //! must finish in minutes on 2 cores. Prints a table and writes `target/bench.json`.
 //!
-//! Sections: rtt (round trip), helpers (throughput), detect (detection accuracy), idle (idle
-//! cost), scale. `cargo bench --bench bench -- rtt helpers` runs some.
+//! Sections: rtt (round trip), helpers (throughput), detect (detection accuracy), cpu (server
+//! CPU per heartbeat beside two C servers), idle (idle cost), scale. `cargo bench --bench bench -- rtt helpers` runs some.
 
 #[path = "parts/common.rs"]
 mod common;
+#[path = "parts/cpu.rs"]
+mod cpu;
 #[path = "parts/detect.rs"]
 mod detect;
 #[path = "parts/helpers.rs"]
@@ -36,6 +38,9 @@ fn main() {
     }
     if want("detect") {
         detect::run(&mut report);
+    }
+    if want("cpu") {
+        cpu::run(&mut report);
     }
     if want("idle") || want("scale") {
         idle::run(&mut report, want("idle"), want("scale"));

@@ -25,8 +25,8 @@ fn main() {
     let peer = s.peer_addr().map(|p| p.to_string()).unwrap_or_default();
 
     let mut mon = Monitor::new(a.timing.prober(), &peer);
-    // "process message" is empty in the C: the reader drops what it reads.
-    mon.watch(Link::Data, &s, Reading::Drop)
+    // The C reads whole msg_t's and "process message" is empty: the reader drops them.
+    mon.watch(Link::Data, &s, Reading::DropMessages)
         .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
     let msg = Message::heartbeat().encode().to_vec();
     mon.heartbeat(Heartbeat::Bytes(s.clone(), msg));
@@ -44,7 +44,7 @@ fn main() {
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
             Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
             Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
-            // heartbeats = 0; tv.tv_sec = T1: done by the monitor; Reading::Drop sends none
+            // heartbeats = 0; tv.tv_sec = T1: done by the monitor; DropMessages sends none
             Event::Input(Input::Message { .. }) => {}
         }
     }

@@ -20,7 +20,7 @@
 //! Here a connection has **reader threads** ([`crate::reader`]) that block in `read` and
 //! stamp the time of every sign of life, **writer threads** ([`crate::writer`]) for every
 //! write that may block, and one **monitor** (its own thread in servers, the main thread in
-//! clients) that keeps the deadlines. `heartbeats = 0; tv = T1` is [`Monitor::heard`]; the
+//! clients) that keeps the deadlines. `heartbeats = 0; tv = T1` is `Monitor::heard`; the
 //! `rc == 0` branch is the end of [`Monitor::next_event`]. Three timing rules ([`Rule`]):
 //!
 //! * **prober** (`hb_client`, `hb_client1`): `idle` after the last byte, then a probe every
@@ -236,11 +236,6 @@ impl Monitor {
     /// What [`send_heartbeat`](Self::send_heartbeat) sends.
     pub fn heartbeat(&mut self, heartbeat: Heartbeat) {
         self.heartbeat = Some(heartbeat);
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Send the heartbeat for the current probe without waiting; `true` if it went (or, for

@@ -38,7 +38,7 @@
 //! traffic that counts: normal data is the application's, echoed or printed untouched by the
 //! heartbeat. It goes through a [`Writer`] so the reader never waits on a slow consumer: when
 //! the writer's queue is full the reader stops taking normal data (TCP then slows the peer)
-//! but keeps looking for urgent bytes every [`HELD_RETRY`].
+//! but keeps looking for urgent bytes every 20 ms.
 //!
 //! Limits of TCP urgent data that students can watch here: the urgent byte travels *in* the
 //! stream, so it waits behind what the sender's send buffer already holds (both programs
@@ -71,7 +71,7 @@ pub fn bound_send_buffer(s: &TcpStream) -> io::Result<()> {
 }
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
-pub const HELD_RETRY: Duration = Duration::from_millis(20);
+const HELD_RETRY: Duration = Duration::from_millis(20);
 
 /// Send one urgent byte (`send(fd, "1", 1, MSG_OOB)`), waiting for room in the send buffer.
 /// The monitor never calls this: it queues the byte on the connection's [`Writer`].

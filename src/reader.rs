@@ -2,17 +2,17 @@
 //! (and of Stevens' `sig_urg`), each on a thread of its own.
 //!
 //! A reader blocks in `read` on one socket. Every byte that counts as a sign of life is
-//! stamped in the connection's [`Shared`] time — all the monitor needs for
+//! stamped in the connection's shared time — all the monitor needs for
 //! `heartbeats = 0; tv = T1` — and the reader goes straight back to reading: it never waits
-//! for an answer to be written, nor for the monitor. What a program must act on (a whole
+//! for the monitor, nor for an answer that is due later. What a program must act on (a whole
 //! message, EOF, an error) goes over the `crossbeam-channel` as an [`Input`], and the
 //! monitor's thread is unparked.
 //!
 //! What a reader does with the bytes is one [`Reading`], one variant per kind of program:
-//! dropped, `msg_t` messages with the heartbeat echoed, heartbeat bytes echoed, or urgent
+//! bytes or `msg_t`s dropped, `msg_t` messages with the heartbeat echoed, heartbeat bytes echoed, or urgent
 //! data. An echo the program always makes is written by the reader itself (no thread
 //! handoff on the round trip); a delayed answer and echoed data go to a
-//! [`Writer`](crate::writer::Writer) thread, so the reader keeps reading meanwhile.
+//! [`Writer`] thread, so the reader keeps reading meanwhile.
 
 use crate::message::{Message, MSG_HEARTBEAT, MSG_LEN};
 use crate::writer::Writer;
@@ -54,9 +54,12 @@ impl Link {
 /// What a reader does with what it reads.
 #[derive(Clone, Debug)]
 pub enum Reading {
-    /// Any byte restarts the window and is then dropped: `hb_client` ("process message" is
-    /// empty in the C), both links of `hb_client1`, `hb_server1`'s `sdata`.
+    /// Any byte restarts the window and is then dropped: both links of `hb_client1`,
+    /// `hb_server1`'s `sdata` (`recv( sdata, msg, sizeof( msg ), 0 )`).
     Drop,
+    /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn", and dropped:
+    /// `hb_client`, whose "process message" is empty.
+    DropMessages,
     /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn" (`hb_server`). Each
     /// `MSG_HEARTBEAT` is echoed — by the reader at once, or after `delay` by `writer`
     /// (`--reply-delay`, seed 001's `sleep(sleepingTime)`); other types go to the monitor.
@@ -116,7 +119,7 @@ pub enum Input {
 
 /// What a connection's readers and writers share with its monitor: when a sign of life
 /// last came, and the monitor's thread to wake for an [`Input`].
-pub struct Shared {
+pub(crate) struct Shared {
     epoch: Instant,
     /// Nanoseconds since `epoch` of the last sign of life, plus one (0: none yet).
     last: AtomicU64,
@@ -167,7 +170,7 @@ impl Shared {
 
 /// A reader's or writer's way to the monitor: the channel, and an unpark of its thread.
 #[derive(Clone)]
-pub struct Notify {
+pub(crate) struct Notify {
     pub(crate) tx: Sender<Input>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -233,6 +236,12 @@ impl MessageAssembler {
         Some(Message::decode(&self.buf))
     }
 
+    /// The wire bytes of the message [`filled`](Self::filled) just returned (until the next
+    /// read into [`space`](Self::space)): an echo sends them as they came.
+    pub fn wire(&self) -> &[u8; MSG_LEN] {
+        &self.buf
+    }
+
     /// Bytes of an unfinished message.
     pub fn pending(&self) -> usize {
         self.got
@@ -246,7 +255,11 @@ pub(crate) fn read_loop(link: Link, s: Arc<TcpStream>, reading: Reading, to: Not
     let last = match reading {
         Reading::Drop => read_bytes(link, &s, false, &to),
         Reading::HeartbeatBytes => read_bytes(link, &s, true, &to),
-        Reading::Messages { delayed } => read_messages(link, &s, delayed, &to),
+        Reading::DropMessages => read_messages(link, &s, None, &to),
+        Reading::Messages { delayed: None } => read_messages(link, &s, Some(Echo::Now), &to),
+        Reading::Messages {
+            delayed: Some((d, w)),
+        } => read_messages(link, &s, Some(Echo::Later(d, w)), &to),
         Reading::Urgent { answer, data } => crate::oob::read_loop(&s, answer, data, &to),
     };
     if let Some(input) = last {
@@ -296,13 +309,15 @@ fn read_bytes(link: Link, mut s: &TcpStream, echo: bool, to: &Notify) -> Option<
     }
 }
 
-/// [`Reading::Messages`]: the C "in-line readn" of whole `msg_t`s; heartbeats echoed.
-fn read_messages(
-    link: Link,
-    mut s: &TcpStream,
-    delayed: Option<(Duration, Writer)>,
-    to: &Notify,
-) -> Option<Input> {
+/// How [`read_messages`] answers a heartbeat.
+enum Echo {
+    Now,
+    Later(Duration, Writer),
+}
+
+/// [`Reading::Messages`] (with `echo`) and [`Reading::DropMessages`] (without): the C
+/// "in-line readn" of whole `msg_t`s.
+fn read_messages(link: Link, mut s: &TcpStream, echo: Option<Echo>, to: &Notify) -> Option<Input> {
     let mut asm = MessageAssembler::new();
     loop {
         let pending = asm.pending();
@@ -315,6 +330,9 @@ fn read_messages(
         let Some(msg) = asm.filled(n) else {
             continue; // cnt > 0: the stamp is all the monitor needs
         };
+        let Some(echo) = &echo else {
+            continue; // /* process message */: nothing
+        };
         if msg.msg_type != MSG_HEARTBEAT {
             let msg = Box::new(msg);
             if !to.tell(Input::Message { link, msg }) {
@@ -323,10 +341,10 @@ fn read_messages(
             continue;
         }
         // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
-        let sent = match &delayed {
-            None => s.write_all(&msg.encode()),
-            Some((delay, writer)) => {
-                writer.later(Instant::now() + *delay, msg.encode().to_vec());
+        let sent = match echo {
+            Echo::Now => s.write_all(asm.wire()),
+            Echo::Later(delay, writer) => {
+                writer.later(Instant::now() + *delay, asm.wire().to_vec());
                 Ok(())
             }
         };

@@ -2,7 +2,7 @@
  * messages echoed, a T1 + T2 window per client, 3 missed heartbeats and it is dead), as one
  * thread with epoll and non-blocking sockets: what a C programmer would use for thousands.
  * usage: echo_epoll PORT MSGSIZE IDLE INTERVAL   (prints "listening PORT" once ready) */
-#include <arpa/inet.h>
+#include "listen.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,18 +25,7 @@ static double now(void) {
 int main(int argc, char **argv) {
     int size = argc > 2 ? atoi(argv[2]) : 2004;
     double t1 = argc > 4 ? atof(argv[3]) : 1, t2 = argc > 4 ? atof(argv[4]) : 1;
-    int on = 1, s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 0);
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4096)) { perror("bind/listen"); return 1; }
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    printf("listening %d\n", ntohs(a.sin_port));
-    fflush(stdout);
+    int s = listen_loopback(argc > 1 ? argv[1] : NULL, 4096);
     int ep = epoll_create1(0), max = 65536;
     struct conn **conns = calloc(max, sizeof *conns);
     struct epoll_event ev = {EPOLLIN, {.fd = s}}, evs[256];

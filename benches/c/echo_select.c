@@ -2,7 +2,7 @@
  * (select, then recv into the message until it is whole, then send it back), serving one
  * client, so `make bench` can set the port's echo path beside a C one on the same machine.
  * usage: echo_select PORT MSGSIZE   (prints "listening PORT" on stdout once ready) */
-#include <arpa/inet.h>
+#include "listen.h"
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -15,19 +15,7 @@
 int main(int argc, char **argv) {
     int size = argc > 2 ? atoi(argv[2]) : 2004;
     char *msg = malloc(size);
-    int on = 1;
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 0);
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 5)) { perror("bind/listen"); return 1; }
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    printf("listening %d\n", ntohs(a.sin_port));
-    fflush(stdout);
+    int s = listen_loopback(argc > 1 ? argv[1] : NULL, 5);
     int c = accept(s, NULL, NULL);
     if (c < 0) { perror("accept"); return 1; }
     int cnt = size;

@@ -2,7 +2,7 @@
  * T1 + T2 timeout, recv into the message until it is whole, send it back, count missed
  * heartbeats) run on one thread per client, the C a student would write to serve many.
  * usage: echo_threads PORT MSGSIZE IDLE INTERVAL   (prints "listening PORT" once ready) */
-#include <arpa/inet.h>
+#include "listen.h"
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -47,18 +47,7 @@ static void *serve(void *arg) {
 int main(int argc, char **argv) {
     if (argc > 2) size = atoi(argv[2]);
     if (argc > 4) { t1 = atoi(argv[3]); t2 = atoi(argv[4]); }
-    int on = 1, s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(argc > 1 ? atoi(argv[1]) : 0);
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    if (bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4096)) { perror("bind/listen"); return 1; }
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    printf("listening %d\n", ntohs(a.sin_port));
-    fflush(stdout);
+    int s = listen_loopback(argc > 1 ? argv[1] : NULL, 4096);
     pthread_attr_t at;
     pthread_attr_init(&at);
     pthread_attr_setstacksize(&at, 128 * 1024);

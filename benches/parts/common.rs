@@ -112,6 +112,19 @@ impl Report {
     }
 }
 
+/// `hb_server` under load: one heartbeat a second per client (T1 = T2 = 1), room for
+/// thousands of clients (the idle, scale and cpu figures).
+pub const LOAD_SERVER: [&str; 8] = [
+    "--idle",
+    "1",
+    "--interval",
+    "1",
+    "--backlog",
+    "4096",
+    "--max-clients",
+    "20000",
+];
+
 /// target/release/NAME (cargo bench builds the programs in release mode).
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("bench exe");
@@ -211,14 +224,34 @@ pub fn cc(name: &str) -> Option<PathBuf> {
 
 /// CPU seconds (user + system) a process has used, from /proc/PID/stat.
 pub fn cpu_seconds(pid: i32) -> f64 {
+    let (u, s) = cpu_split(pid);
+    u + s
+}
+
+/// CPU seconds a process has used: (user, system), from /proc/PID/stat.
+pub fn cpu_split(pid: i32) -> (f64, f64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     // fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'.
-    let ticks: f64 = f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (field(11) / hz, field(12) / hz)
+}
+
+/// CPU seconds all threads of a process have run, in nanoseconds' precision: the sum of
+/// /proc/PID/task/*/schedstat (threads that ended before the call are not counted, so
+/// compare only over a span in which the threads stay the same).
+pub fn cpu_precise(pid: i32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 / 1e9
 }
 
 /// Resident memory of a process in KiB.

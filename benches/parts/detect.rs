@@ -40,9 +40,18 @@ fn one(
         .stderr(Stdio::piped())
         .spawn()
         .ok()?;
-    let lines = BufReader::new(child.stderr.take()?)
-        .lines()
-        .map_while(Result::ok);
+    // Read the client's lines on a thread, so that a run that never ends is bounded in time.
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let stderr = child.stderr.take()?;
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let lines = std::iter::from_fn(|| rx.recv_deadline(end).ok());
     let (mut last_mark, mut stopped) = (None, false);
     let (mut last_send, oob) = (None, mark == "sending urgent byte");
     let mut result = None;

@@ -4,7 +4,7 @@
 //! per minute (sampled each second) and resident memory per connection. Scale: N = 10 000
 //! held for 60 s with no false death (no `missed heartbeat`, no lost echo).
 
-use crate::common::{cpu_seconds, rss_kib, server, Figure, Report};
+use crate::common::{cpu_seconds, rss_kib, server, Figure, Report, LOAD_SERVER};
 use crossbeam_channel::{unbounded, Receiver};
 use heartbeat::message::{Message, MSG_LEN};
 use std::io::{Read, Write};
@@ -42,16 +42,7 @@ fn driver(new: Receiver<TcpStream>, lost: Arc<AtomicUsize>, stop: Arc<AtomicUsiz
 }
 
 pub fn run(r: &mut Report, idle: bool, scale: bool) {
-    let args = [
-        "--idle",
-        "1",
-        "--interval",
-        "1",
-        "--backlog",
-        "4096",
-        "--max-clients",
-        "20000",
-    ];
+    let args = LOAD_SERVER;
     let (srv, port, lines) = server("hb_server", &args, false);
     let pid = srv.pid();
     std::thread::sleep(Duration::from_millis(300));
