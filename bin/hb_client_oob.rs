@@ -28,8 +28,8 @@ const SPEC: Spec = Spec::stevens(
 fn main() {
     let a = cli::client(&SPEC);
     let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
-    // The urgent byte queues behind the send buffer: keep it short.
-    if let Err(e) = oob::bound_send_buffer(&servfd) {
+    // The urgent byte queues behind the buffers: keep them short.
+    if let Err(e) = oob::bound_buffers(&servfd) {
         die(Some(&e), "setsockopt failed");
     }
     let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };

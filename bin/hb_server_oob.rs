@@ -23,8 +23,8 @@ const SPEC: Spec = Spec::stevens(
 
 fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let (label, peer) = (peer.to_string(), Peer(peer));
-    // The urgent answer queues behind the send buffer: keep it short.
-    if let Err(e) = oob::bound_send_buffer(&connfd) {
+    // The urgent answer queues behind the buffers: keep them short.
+    if let Err(e) = oob::bound_buffers(&connfd) {
         return peer.fail(&e, "setsockopt failed");
     }
     let connfd = Arc::new(connfd);

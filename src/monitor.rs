@@ -156,6 +156,8 @@ pub struct Monitor {
     shared: Arc<Shared>,
     on_thread: ThreadId,
     streams: Vec<Arc<TcpStream>>,
+    readers: usize,
+    covering: Option<Arc<TcpStream>>,
     threads: Vec<JoinHandle<()>>,
     stop: Option<Sender<()>>,
     stop_rx: Receiver<()>,
@@ -183,6 +185,8 @@ impl Monitor {
             shared: Arc::new(Shared::new()),
             on_thread: thread::current().id(),
             streams: Vec::new(),
+            readers: 0,
+            covering: None,
             threads: Vec::new(),
             stop: Some(stop),
             stop_rx,
@@ -210,8 +214,10 @@ impl Monitor {
         stream: &Arc<TcpStream>,
         reading: Reading,
     ) -> io::Result<()> {
+        self.cover(stream, &reading)?;
         let reading_stream = Arc::clone(stream);
         self.streams.push(Arc::clone(stream));
+        self.readers += 1;
         let to = self.notify();
         let shb = if link == Link::Heartbeat { " shb" } else { "" };
         let handle = thread::Builder::new()
@@ -219,6 +225,32 @@ impl Monitor {
             .stack_size(READER_STACK)
             .spawn(move || read_loop(link, reading_stream, reading, to))?;
         self.threads.push(handle);
+        Ok(())
+    }
+
+    /// An answerer with one reader that reads and echoes lets that reader's blocking `read`
+    /// keep the window while traffic flows, as the C `select` does: the window is the
+    /// socket's read timeout, and the reader wakes the monitor when it passes in silence (or
+    /// when an echo would block). The monitor then sleeps without a timer instead of waking
+    /// at every deadline that traffic has already moved — about 0.7 wakes per heartbeat. A
+    /// second reader (`hb_server1`) ends it: the monitor keeps every deadline itself.
+    fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
+        let fits = matches!(
+            reading,
+            Reading::Drop | Reading::HeartbeatBytes | Reading::Messages { delayed: None }
+        );
+        if cfg!(unix)
+            && self.readers == 0
+            && fits
+            && matches!(self.config.rule, Rule::Answerer { .. })
+        {
+            stream.set_read_timeout(Some(self.config.first_window()))?;
+            self.shared.set_cover(true);
+            self.covering = Some(Arc::clone(stream));
+        } else if let Some(first) = self.covering.take() {
+            self.shared.set_cover(false);
+            first.set_read_timeout(None)?;
+        }
         Ok(())
     }
 
@@ -243,16 +275,17 @@ impl Monitor {
     /// not reading) stays unanswered, with a debug line; the part of a message that did not
     /// fit goes first next time, so the stream stays whole. An error is the C `send failure`.
     ///
-    /// An urgent byte goes only when the previous one has been answered: TCP keeps one urgent
-    /// mark per connection, and a second urgent byte sent before the first is taken turns
-    /// the first into normal data in the peer's stream. The tick still counts.
+    /// An urgent byte goes only when the previous one has been answered and this side has
+    /// read up to the answer's mark: TCP keeps one urgent mark per connection, and a new
+    /// mark that overtakes the reader turns the old urgent byte into normal data (see
+    /// [`crate::oob`]). The tick still counts.
     pub fn send_heartbeat(&mut self) -> io::Result<bool> {
         let n = self.missed;
         let whole = match &self.heartbeat {
             None => return Ok(false),
-            Some(Heartbeat::Urgent(..)) if self.urgent_out => {
+            Some(Heartbeat::Urgent(..)) if self.urgent_out || self.shared.mark_pending() => {
                 debug!(
-                    "{}: probe #{n} not sent: the last urgent byte is unanswered (one urgent mark)",
+                    "{}: probe #{n} not sent: the last urgent exchange is not complete (one urgent mark)",
                     self.label
                 );
                 return Ok(false);
@@ -300,7 +333,12 @@ impl Monitor {
             }
             let now = Instant::now();
             if now < self.deadline {
-                thread::park_timeout(self.deadline - now); // select( …, &tv )
+                // select( …, &tv ): the covering reader's read, or a timer of our own
+                if self.missed == 0 && self.shared.covered() {
+                    thread::park();
+                } else {
+                    thread::park_timeout(self.deadline - now);
+                }
                 continue;
             }
             // rc == 0: timed out. From the old deadline, not from now: windows do not drift.
@@ -333,7 +371,7 @@ fn send_whole(s: &TcpStream, unsent: &mut Vec<u8>, bytes: &[u8]) -> io::Result<b
 
 /// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
 #[cfg(unix)]
-fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     match socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
         r => r,
@@ -342,7 +380,7 @@ fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 
 /// Winsock has no per-call `MSG_DONTWAIT`: a plain send, which may wait for room.
 #[cfg(not(unix))]
-fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     use std::io::Write;
     (&*s).write(buf)
 }

@@ -42,9 +42,14 @@
 //!
 //! Limits of TCP urgent data that students can watch here: the urgent byte travels *in* the
 //! stream, so it waits behind what the sender's send buffer already holds (both programs
-//! bound theirs, [`SEND_BUFFER`]) and cannot pass a receive window that a reader which
-//! stopped reading has closed; and a connection has one urgent mark, so an urgent byte not yet taken when the
-//! next one comes is read as normal data. After `str_cli` half-closes at the end of stdin no
+//! bound their buffers, [`BUFFER`]) and cannot pass a receive window that a reader which
+//! stopped reading has closed. And a connection has one urgent mark: when a new mark arrives
+//! before the reader's normal reads have reached the old one, the kernel forgets the old
+//! byte's place, and the byte — already taken out of band — is read again as normal data.
+//! So an exchange is complete only when the receiver has read up to the mark
+//! (`sockatmark`): the server answers a probe then, and the client sends its next probe
+//! only once the last answer's mark is reached. The reader reads up to a pending mark even
+//! while its writer is full (the receive buffer bounds what that takes). After `str_cli` half-closes at the end of stdin no
 //! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
 //! client then counts the echo itself as the server's sign of life, until the server closes.
 //!
@@ -59,15 +64,18 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-/// Send buffer of an OOB connection (the kernel doubles it for its bookkeeping). An urgent
-/// byte is queued after every byte already in the send buffer, so the buffer bounds how long
-/// it waits for a peer that reads slowly: 64 KiB at 1 MB/s is 64 ms, where an autotuned buffer
-/// of 4 MiB would hold the heartbeat back for seconds.
-pub const SEND_BUFFER: usize = 32 * 1024;
+/// Send and receive buffers of an OOB connection (the kernel doubles them for its
+/// bookkeeping). An urgent byte is queued after every byte already in the send buffer, so
+/// the buffer bounds how long it waits for a peer that reads slowly: 64 KiB at 1 MB/s is
+/// 64 ms, where an autotuned buffer of 4 MiB would hold the heartbeat back for seconds. The
+/// receive buffer bounds what the reader must take in to reach an urgent mark.
+pub const BUFFER: usize = 32 * 1024;
 
-/// Give `s` the send buffer of an OOB connection ([`SEND_BUFFER`]).
-pub fn bound_send_buffer(s: &TcpStream) -> io::Result<()> {
-    socket2::SockRef::from(s).set_send_buffer_size(SEND_BUFFER)
+/// Give `s` the buffers of an OOB connection ([`BUFFER`]).
+pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
+    let s = socket2::SockRef::from(s);
+    s.set_send_buffer_size(BUFFER)?;
+    s.set_recv_buffer_size(BUFFER)
 }
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
@@ -97,25 +105,43 @@ pub(crate) fn read_loop(
 ) -> Option<Input> {
     let link = Link::Data;
     let mut buf = [0u8; 4096];
-    let mut held: Option<Vec<u8>> = None; // normal data the writer had no room for yet
+    let mut held: Vec<u8> = Vec::new(); // normal data the writer had no room for yet
+    let mut mark: Option<u8> = None; // an urgent byte taken, its place not reached yet
     loop {
-        let (urgent, readable) = match wait(s, held.is_none()) {
+        // Before waiting: at the mark with nothing after it, poll reports no POLLIN.
+        if let Some(c) = mark {
+            match at_mark(s) {
+                // The exchange is complete: a new urgent mark can no longer hide this one.
+                Ok(true) => {
+                    mark = None;
+                    to.shared.set_mark_pending(false);
+                    if let Some(w) = &answer {
+                        debug!("its mark reached: answered with {:?}", c as char);
+                        if !w.urgent(c) {
+                            debug!("an urgent answer is still waiting; it answers this too");
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(error) => return Some(Input::Failed { link, error }),
+            }
+        }
+        // Normal data while the writer has room, and always up to a pending mark.
+        let (urgent, readable) = match wait(s, held.is_empty() || mark.is_some()) {
             Ok(r) => r,
             Err(error) => return Some(Input::Failed { link, error }),
         };
         if urgent {
             match recv_urgent(s) {
                 Ok(Some(c)) => {
+                    to.shared.set_mark_pending(true); // before the stamp: see Monitor
                     to.shared.touch(); // sig_urg: nprobes = 0
-                    match &answer {
-                        None => debug!("urgent byte {:?} from the server", c as char),
-                        Some(w) => {
-                            debug!("urgent byte {:?} from the client: answered", c as char);
-                            if !w.urgent(c) {
-                                debug!("an urgent answer is still waiting; it answers this too");
-                            }
-                        }
-                    }
+                    let from = if answer.is_some() { "client" } else { "server" };
+                    debug!("urgent byte {:?} from the {from}", c as char);
+                    mark = Some(c);
+                    // Look for the mark before any read: a read that starts at the mark
+                    // skips it and reads on, and the kernel forgets the mark.
+                    continue;
                 }
                 // The urgent pointer came before its byte (or it was taken): look again.
                 Ok(None) if !readable => thread::sleep(Duration::from_millis(1)),
@@ -123,10 +149,10 @@ pub(crate) fn read_loop(
                 Err(error) => return Some(Input::Failed { link, error }),
             }
         }
-        if let Some(d) = held.take() {
-            match data.data_within(d, HELD_RETRY) {
+        if !held.is_empty() && mark.is_none() {
+            match data.data_within(std::mem::take(&mut held), HELD_RETRY) {
                 Ok(()) => {}
-                Err(Some(d)) => held = Some(d),
+                Err(Some(d)) => held = d,
                 Err(None) => return None, // the writer has ended: it told the monitor why
             }
             continue;
@@ -134,8 +160,12 @@ pub(crate) fn read_loop(
         if !readable {
             continue;
         }
+        // A read stops before the mark: the next turn of the loop finds it there.
         let n = match (&*s).read(&mut buf) {
             Ok(0) => {
+                if !held.is_empty() {
+                    data.data(std::mem::take(&mut held));
+                }
                 data.then(Input::Closed { link, pending: 0 });
                 return None;
             }
@@ -147,12 +177,41 @@ pub(crate) fn read_loop(
             to.shared.touch(); // after the half-close the echo is the sign of life
         }
         debug!("read {n} bytes on sdata");
+        if !held.is_empty() {
+            held.extend_from_slice(&buf[..n]); // reading up to the mark
+            continue;
+        }
         match data.try_data(buf[..n].to_vec()) {
             Ok(()) => {}
-            Err(Some(d)) => held = Some(d),
+            Err(Some(d)) => held = d,
             Err(None) => return None,
         }
     }
+}
+
+/// `ioctl(fd, SIOCATMARK)` (`<linux/sockios.h>`; on macOS `_IOR('s', 7, int)`).
+#[cfg(target_os = "linux")]
+const SIOCATMARK: libc::c_ulong = 0x8905;
+#[cfg(target_os = "macos")]
+const SIOCATMARK: libc::c_ulong = 0x4004_7307;
+
+/// `sockatmark(fd)`: whether the next normal read starts at the urgent mark.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn at_mark(s: &TcpStream) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut at: libc::c_int = 0;
+    // SAFETY: SIOCATMARK writes one int through the pointer, which outlives the call.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), SIOCATMARK as _, &mut at) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(at != 0)
+}
+
+/// Elsewhere the reader cannot ask; it takes every mark as reached.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn at_mark(_: &TcpStream) -> io::Result<bool> {
+    Ok(true)
 }
 
 /// `recv(fd, &c, 1, MSG_OOB)`: `None` when there is no urgent byte to take (yet).

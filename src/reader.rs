@@ -125,6 +125,13 @@ pub(crate) struct Shared {
     last: AtomicU64,
     /// Normal data counts as a sign of life too (the OOB client after its half-close).
     any_byte: AtomicBool,
+    /// The connection's one reader blocks in `read` with the window as its timeout and
+    /// wakes the monitor when it expires: while that holds, the monitor needs no timer.
+    cover: AtomicBool,
+    /// That reader is writing an echo that did not go out at once (not in `read`).
+    writing: AtomicBool,
+    /// An urgent byte was taken and the reader has not yet read up to its mark.
+    mark_pending: AtomicBool,
     monitor: Mutex<Thread>,
 }
 
@@ -134,6 +141,9 @@ impl Shared {
             epoch: Instant::now(),
             last: AtomicU64::new(0),
             any_byte: AtomicBool::new(false),
+            cover: AtomicBool::new(false),
+            writing: AtomicBool::new(false),
+            mark_pending: AtomicBool::new(false),
             monitor: Mutex::new(thread::current()),
         }
     }
@@ -162,6 +172,23 @@ impl Shared {
         self.any_byte.load(Ordering::Acquire)
     }
 
+    pub(crate) fn set_mark_pending(&self, pending: bool) {
+        self.mark_pending.store(pending, Ordering::Release);
+    }
+
+    pub(crate) fn mark_pending(&self) -> bool {
+        self.mark_pending.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_cover(&self, on: bool) {
+        self.cover.store(on, Ordering::Release);
+    }
+
+    /// Whether the reader's read timeout will wake the monitor when the window ends.
+    pub(crate) fn covered(&self) -> bool {
+        self.cover.load(Ordering::Acquire) && !self.writing.load(Ordering::Acquire)
+    }
+
     /// The monitor waits on this thread (set again if the monitor moved to another one).
     pub(crate) fn set_monitor(&self, t: Thread) {
         *self.monitor.lock().unwrap_or_else(|p| p.into_inner()) = t;
@@ -179,11 +206,28 @@ impl Notify {
     /// Send `input` and wake the monitor; `false` if the monitor has gone.
     pub(crate) fn tell(&self, input: Input) -> bool {
         let sent = self.tx.send(input).is_ok();
-        self.shared
-            .monitor
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unpark();
+        self.wake();
+        sent
+    }
+
+    /// Wake the monitor to look at its clock.
+    pub(crate) fn wake(&self) {
+        let monitor = self.shared.monitor.lock();
+        monitor.unwrap_or_else(|p| p.into_inner()).unpark();
+    }
+
+    /// Write an echo without stopping to read for longer than it takes: at once if the send
+    /// buffer takes it, else, having told the monitor to keep time itself, waiting for room
+    /// (bounded by the socket's send timeout).
+    fn echo(&self, mut s: &TcpStream, bytes: &[u8]) -> io::Result<()> {
+        let n = crate::monitor::send_now(s, bytes)?;
+        if n == bytes.len() {
+            return Ok(());
+        }
+        self.shared.writing.store(true, Ordering::Release);
+        self.wake();
+        let sent = s.write_all(&bytes[n..]);
+        self.shared.writing.store(false, Ordering::Release);
         sent
     }
 }
@@ -269,28 +313,34 @@ pub(crate) fn read_loop(link: Link, s: Arc<TcpStream>, reading: Reading, to: Not
 }
 
 /// One `read` that got something: its count; EOF and errors as the input that ends the
-/// reader (`pending`: bytes of an unfinished message).
+/// reader (`pending`: bytes of an unfinished message). A read timeout is the window the
+/// monitor gave this socket passing in silence: wake the monitor and read on.
 fn read_some(
     link: Link,
     mut s: &TcpStream,
     buf: &mut [u8],
     pending: usize,
+    to: &Notify,
 ) -> Result<usize, Input> {
     loop {
         return match s.read(buf) {
             Ok(0) => Err(Input::Closed { link, pending }),
             Ok(n) => Ok(n),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                to.wake(); // select() returned 0: the monitor counts it
+                continue;
+            }
             Err(error) => Err(Input::Failed { link, error }),
         };
     }
 }
 
 /// [`Reading::Drop`] and, with `echo`, [`Reading::HeartbeatBytes`].
-fn read_bytes(link: Link, mut s: &TcpStream, echo: bool, to: &Notify) -> Option<Input> {
+fn read_bytes(link: Link, s: &TcpStream, echo: bool, to: &Notify) -> Option<Input> {
     let mut buf = [0u8; 1024];
     loop {
-        let n = match read_some(link, s, &mut buf, 0) {
+        let n = match read_some(link, s, &mut buf, 0, to) {
             Ok(n) => n,
             Err(end) => return Some(end),
         };
@@ -302,7 +352,7 @@ fn read_bytes(link: Link, mut s: &TcpStream, echo: bool, to: &Notify) -> Option<
         to.shared.touch(); // heartbeats = 0; tv = T1 (the monitor reads the stamp)
         debug!("read {n} bytes on {}", link.c_name());
         if echo {
-            if let Err(error) = s.write_all(&buf[..n]) {
+            if let Err(error) = to.echo(s, &buf[..n]) {
                 return Some(Input::SendFailed { link, error });
             }
         }
@@ -317,11 +367,11 @@ enum Echo {
 
 /// [`Reading::Messages`] (with `echo`) and [`Reading::DropMessages`] (without): the C
 /// "in-line readn" of whole `msg_t`s.
-fn read_messages(link: Link, mut s: &TcpStream, echo: Option<Echo>, to: &Notify) -> Option<Input> {
+fn read_messages(link: Link, s: &TcpStream, echo: Option<Echo>, to: &Notify) -> Option<Input> {
     let mut asm = MessageAssembler::new();
     loop {
         let pending = asm.pending();
-        let n = match read_some(link, s, asm.space(), pending) {
+        let n = match read_some(link, s, asm.space(), pending, to) {
             Ok(n) => n,
             Err(end) => return Some(end),
         };
@@ -342,7 +392,7 @@ fn read_messages(link: Link, mut s: &TcpStream, echo: Option<Echo>, to: &Notify)
         }
         // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
         let sent = match echo {
-            Echo::Now => s.write_all(asm.wire()),
+            Echo::Now => to.echo(s, asm.wire()),
             Echo::Later(delay, writer) => {
                 writer.later(Instant::now() + *delay, asm.wire().to_vec());
                 Ok(())

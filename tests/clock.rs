@@ -161,7 +161,7 @@ fn oob_client_ends_like_str_cli_when_stdin_ends() {
 /// 0.5 s; the old server ended such a client with a send timeout after 2 s.
 #[test]
 fn oob_server_answers_urgent_bytes_while_its_client_reads_slowly() {
-    let slow = ["-t", "--interval", "0.5", "--probes", "3"];
+    let slow = ["-t", "--interval", "0.5", "--probes", "5"]; // Stevens' 5
     let (mut srv, port) = server("hb_server_oob", &slow);
     let mut cli = oob("hb_client_oob", &slow, port, Stdio::piped(), Stdio::piped());
     let data: Vec<u8> = (0..80_000)

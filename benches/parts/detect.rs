@@ -144,8 +144,9 @@ fn ka(r: &mut Report) {
         "ip link set lo up || exit 3
          {srv} 9100 2>/dev/null & s=$!
          sleep 0.2
-         {cli} -t --idle 1 --interval 1 --probes 1 127.0.0.1 9100 2>&1 & c=$!
-         sleep 0.3; iptables -A INPUT -p tcp --dport 9100 -j DROP || exit 3
+         timeout 20 {cli} -t --idle 1 --interval 1 --probes 1 127.0.0.1 9100 2>&1 & c=$!
+         sleep 0.3
+         iptables -A INPUT -p tcp --dport 9100 -j DROP || {{ kill $c $s; exit 3; }}
          wait $c; kill $s",
         srv = bin("ka_server").display(),
         cli = bin("ka_client").display()
