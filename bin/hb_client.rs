@@ -42,10 +42,7 @@ fn main() {
             }
             Event::Dead => die(None, "connection dead"),
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
-            Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
-            // heartbeats = 0; tv.tv_sec = T1: done by the monitor; DropMessages sends none
-            Event::Input(Input::Message { .. }) => {}
+            Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
         }
     }
 }

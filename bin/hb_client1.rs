@@ -12,7 +12,7 @@
 
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading};
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Op, Reading};
 use heartbeat::net;
 use std::io::{self, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -100,12 +100,10 @@ fn main() {
             }
             Event::Input(Input::Failed {
                 link: Link::Heartbeat,
+                op: Op::Recv,
                 error,
             }) => die(Some(&error), "bad recv on shb"),
-            Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
-            // heartbeats = 0; tv.tv_sec = T1: done by the monitor; Reading::Drop sends none
-            Event::Input(Input::Message { .. }) => {}
+            Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
         }
     }
 }

@@ -60,14 +60,12 @@ fn main() {
             // str_cli: if ( stdineof == 1 ) return;
             Event::Input(Input::Closed { .. }) if to_server.half_closed() => std::process::exit(0),
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
-            Event::Input(Input::Failed { error, .. }) => die(Some(&error), "recv failure"),
-            Event::Input(Input::SendFailed {
+            Event::Input(Input::Failed {
                 link: Link::Stdout,
                 error,
+                ..
             }) => die(Some(&error), "stdout closed"),
-            Event::Input(Input::SendFailed { error, .. }) => die(Some(&error), "send failure"),
-            // nprobes = 0 was done by the monitor; Reading::Urgent sends no message
-            Event::Input(Input::Message { .. }) => {}
+            Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
         }
     }
 }

@@ -9,9 +9,9 @@
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::Peer;
-use heartbeat::message::{MSG_TYPE1, MSG_TYPE2};
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink};
 use heartbeat::server;
+use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -42,17 +42,16 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     if let Err(e) = mon.watch(Link::Data, &s1, Reading::Messages { delayed }) {
         return peer.fail(&e, "cannot start the reader");
     }
+    // The C switch on the message type runs on the reader: what reaches here ends the client.
     loop {
-        let msg = match mon.next_event() {
+        match mon.next_event() {
             Event::Probe(missed_heartbeats) => {
-                peer.say(&format!("missed heartbeat #{missed_heartbeats}"));
-                continue;
+                peer.say(&format!("missed heartbeat #{missed_heartbeats}"))
             }
             Event::Dead => {
                 peer.say("connection dead");
                 return 1;
             }
-            Event::Input(Input::Message { msg, .. }) => msg,
             Event::Input(Input::Closed { pending: 0, .. }) => {
                 peer.say("client terminated");
                 return 1;
@@ -63,18 +62,13 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 ));
                 return 1;
             }
-            Event::Input(Input::Failed { error, .. }) => return peer.fail(&error, "recv failure"),
-            Event::Input(Input::SendFailed { error, .. }) => {
-                return peer.fail(&error, "send failure")
-            }
-        };
-        // MSG_HEARTBEAT never gets here: the reader echoed it (rc = send( s1, &msg, … )).
-        match msg.msg_type {
-            MSG_TYPE1 | MSG_TYPE2 => log::debug!("{}: message type {}", peer.0, msg.msg_type),
-            // %d of ntohl(msg.type), as the C prints it
-            other => {
-                peer.say(&format!("unknown message type ({})", other as i32));
+            // unknown message type (N)
+            Event::Input(Input::Failed { error, .. }) if error.kind() == ErrorKind::InvalidData => {
+                peer.say(&error.to_string());
                 return 1;
+            }
+            Event::Input(Input::Failed { op, error, .. }) => {
+                return peer.fail(&error, op.failure())
             }
         }
     }

@@ -107,23 +107,14 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 peer.say("connection dead");
                 return 1;
             }
-            Event::Input(Input::SendFailed { error, .. }) => {
-                return peer.fail(&error, "shb send failure")
-            }
             Event::Input(Input::Closed { .. }) => {
                 peer.say("client terminated");
                 return 1;
             }
-            Event::Input(Input::Failed { link, error }) => {
-                let what = if link == Link::Heartbeat {
-                    "shb recv failure"
-                } else {
-                    "recv failure"
-                };
-                return peer.fail(&error, what);
+            Event::Input(Input::Failed { link, op, error }) => {
+                let shb = if link == Link::Heartbeat { "shb " } else { "" };
+                return peer.fail(&error, &format!("{shb}{}", op.failure()));
             }
-            // heartbeats = 0; tv.tv_sec = T1 + T2: done by the monitor; no reader sends one
-            Event::Input(Input::Message { .. }) => {}
         }
     }
 }

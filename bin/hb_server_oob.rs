@@ -53,12 +53,9 @@ fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 peer.say("client terminated");
                 return 1;
             }
-            Event::Input(Input::Failed { error, .. }) => return peer.fail(&error, "recv failure"),
-            Event::Input(Input::SendFailed { error, .. }) => {
-                return peer.fail(&error, "send failure")
+            Event::Input(Input::Failed { op, error, .. }) => {
+                return peer.fail(&error, op.failure())
             }
-            // nprobes = 0 was done by the monitor; Reading::Urgent sends no message
-            Event::Input(Input::Message { .. }) => {}
         }
     }
 }

@@ -69,7 +69,7 @@
 //! ```
 
 use crate::reader::{read_loop, Notify, Shared};
-pub use crate::reader::{Input, Link, Reading, READER_STACK};
+pub use crate::reader::{Input, Link, Op, Reading, READER_STACK};
 pub use crate::writer::{Sink, Writer};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
@@ -127,7 +127,7 @@ impl Config {
 /// What the monitor reports.
 #[derive(Debug)]
 pub enum Event {
-    /// Something the program must act on; its traffic has already reset the count.
+    /// The connection ended: EOF, a failure, or input the link may not carry.
     Input(Input),
     /// A window expired with no traffic: probe `n` (1 ≤ n ≤ probes). The prober sends
     /// heartbeat #n ([`Monitor::send_heartbeat`]); the answerer reports missed heartbeat #n.

@@ -56,7 +56,7 @@
 //! On platforms without `poll` (Windows) the reader falls back to plain reads: the programs
 //! build, but urgent bytes are not seen there.
 
-use crate::reader::{data_counts, Input, Link, Notify};
+use crate::reader::{data_counts, Input, Link, Notify, Op};
 use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
@@ -123,13 +123,25 @@ pub(crate) fn read_loop(
                     }
                 }
                 Ok(false) => {}
-                Err(error) => return Some(Input::Failed { link, error }),
+                Err(error) => {
+                    return Some(Input::Failed {
+                        link,
+                        op: Op::Recv,
+                        error,
+                    })
+                }
             }
         }
         // Normal data while the writer has room, and always up to a pending mark.
         let (urgent, readable) = match wait(s, held.is_empty() || mark.is_some()) {
             Ok(r) => r,
-            Err(error) => return Some(Input::Failed { link, error }),
+            Err(error) => {
+                return Some(Input::Failed {
+                    link,
+                    op: Op::Recv,
+                    error,
+                })
+            }
         };
         if urgent {
             match recv_urgent(s) {
@@ -146,7 +158,13 @@ pub(crate) fn read_loop(
                 // The urgent pointer came before its byte (or it was taken): look again.
                 Ok(None) if !readable => thread::sleep(Duration::from_millis(1)),
                 Ok(None) => {}
-                Err(error) => return Some(Input::Failed { link, error }),
+                Err(error) => {
+                    return Some(Input::Failed {
+                        link,
+                        op: Op::Recv,
+                        error,
+                    })
+                }
             }
         }
         if !held.is_empty() && mark.is_none() {
@@ -171,7 +189,13 @@ pub(crate) fn read_loop(
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => return Some(Input::Failed { link, error }),
+            Err(error) => {
+                return Some(Input::Failed {
+                    link,
+                    op: Op::Recv,
+                    error,
+                })
+            }
         };
         if data_counts(to) {
             to.shared.touch(); // after the half-close the echo is the sign of life

@@ -4,9 +4,9 @@
 //! A reader blocks in `read` on one socket. Every byte that counts as a sign of life is
 //! stamped in the connection's shared time — all the monitor needs for
 //! `heartbeats = 0; tv = T1` — and the reader goes straight back to reading: it never waits
-//! for the monitor, nor for an answer that is due later. What a program must act on (a whole
-//! message, EOF, an error) goes over the `crossbeam-channel` as an [`Input`], and the
-//! monitor's thread is unparked.
+//! for the monitor, nor for an answer that is due later. What ends the connection (EOF, an
+//! error, input the link may not carry) goes over the `crossbeam-channel` as an [`Input`],
+//! and the monitor's thread is unparked.
 //!
 //! What a reader does with the bytes is one [`Reading`], one variant per kind of program:
 //! bytes or `msg_t`s dropped, `msg_t` messages with the heartbeat echoed, heartbeat bytes echoed, or urgent
@@ -14,7 +14,7 @@
 //! handoff on the round trip); a delayed answer and echoed data go to a
 //! [`Writer`] thread, so the reader keeps reading meanwhile.
 
-use crate::message::{Message, MSG_HEARTBEAT, MSG_LEN};
+use crate::message::{Message, MSG_HEARTBEAT, MSG_LEN, MSG_TYPE1, MSG_TYPE2};
 use crate::writer::Writer;
 use crossbeam_channel::Sender;
 use log::debug;
@@ -60,9 +60,11 @@ pub enum Reading {
     /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn", and dropped:
     /// `hb_client`, whose "process message" is empty.
     DropMessages,
-    /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn" (`hb_server`). Each
-    /// `MSG_HEARTBEAT` is echoed — by the reader at once, or after `delay` by `writer`
-    /// (`--reply-delay`, seed 001's `sleep(sleepingTime)`); other types go to the monitor.
+    /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn", and the C's
+    /// `switch ( ntohl( msg.type ) )` (`hb_server`): each `MSG_HEARTBEAT` is echoed — by the
+    /// reader at once, or after `delay` by `writer` (`--reply-delay`, seed 001's
+    /// `sleep(sleepingTime)`); `MSG_TYPE1`/`MSG_TYPE2` are taken; any other type ends the
+    /// connection (`unknown message type (N)`).
     Messages {
         /// `Some((delay, writer))` to answer late without stopping to read.
         delayed: Option<(Duration, Writer)>,
@@ -83,16 +85,28 @@ pub enum Reading {
     },
 }
 
-/// What a program must act on.
+/// Which way an I/O call failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `recv` (or the peer sent what the link may not carry).
+    Recv,
+    /// `send`: an answer, an echo or output.
+    Send,
+}
+
+impl Op {
+    /// `recv failure` / `send failure`, the C programs' words.
+    pub fn failure(self) -> &'static str {
+        match self {
+            Op::Recv => "recv failure",
+            Op::Send => "send failure",
+        }
+    }
+}
+
+/// What ends a connection: all a program must act on (the rest its readers do).
 #[derive(Debug)]
 pub enum Input {
-    /// A whole message that is not a heartbeat ([`Reading::Messages`]).
-    Message {
-        /// Where it came.
-        link: Link,
-        /// The message.
-        msg: Box<Message>,
-    },
     /// EOF: the peer closed (`recv` returned 0). With [`Reading::Urgent`], it comes after
     /// every byte read before it was written out.
     Closed {
@@ -101,17 +115,14 @@ pub enum Input {
         /// Bytes of an unfinished message lost with the close (0 between messages).
         pending: usize,
     },
-    /// `read` failed (`recv failure`): a reset, a timeout, a byte the link may not carry…
+    /// A `recv` or `send` failed — a reset, a timeout — or the peer sent what the link may
+    /// not carry (an unknown message type, a byte that is not a heartbeat:
+    /// `ErrorKind::InvalidData`, with the line to print).
     Failed {
         /// Where.
         link: Link,
-        /// The error.
-        error: io::Error,
-    },
-    /// An answer, echo or output could not be written (`send failure`).
-    SendFailed {
-        /// Where.
-        link: Link,
+        /// Which call.
+        op: Op,
         /// The error.
         error: io::Error,
     },
@@ -331,7 +342,11 @@ fn read_some(
                 to.wake(); // select() returned 0: the monitor counts it
                 continue;
             }
-            Err(error) => Err(Input::Failed { link, error }),
+            Err(error) => Err(Input::Failed {
+                link,
+                op: Op::Recv,
+                error,
+            }),
         };
     }
 }
@@ -347,13 +362,18 @@ fn read_bytes(link: Link, s: &TcpStream, echo: bool, to: &Notify) -> Option<Inpu
         if let Some(&b) = buf[..n].iter().find(|&&b| b != 0).filter(|_| echo) {
             let what = format!("byte 0x{b:02x} on the heartbeat link, which carries only 0x00");
             let error = io::Error::new(ErrorKind::InvalidData, what);
-            return Some(Input::Failed { link, error });
+            return Some(Input::Failed {
+                link,
+                op: Op::Recv,
+                error,
+            });
         }
         to.shared.touch(); // heartbeats = 0; tv = T1 (the monitor reads the stamp)
         debug!("read {n} bytes on {}", link.c_name());
         if echo {
             if let Err(error) = to.echo(s, &buf[..n]) {
-                return Some(Input::SendFailed { link, error });
+                let op = Op::Send;
+                return Some(Input::Failed { link, op, error });
             }
         }
     }
@@ -383,23 +403,31 @@ fn read_messages(link: Link, s: &TcpStream, echo: Option<Echo>, to: &Notify) -> 
         let Some(echo) = &echo else {
             continue; // /* process message */: nothing
         };
-        if msg.msg_type != MSG_HEARTBEAT {
-            let msg = Box::new(msg);
-            if !to.tell(Input::Message { link, msg }) {
-                return None;
-            }
-            continue;
-        }
-        // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
-        let sent = match echo {
-            Echo::Now => to.echo(s, asm.wire()),
-            Echo::Later(delay, writer) => {
-                writer.later(Instant::now() + *delay, asm.wire().to_vec());
+        // switch ( ntohl( msg.type ) ), as in hb_server.c
+        let sent = match msg.msg_type {
+            // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
+            MSG_HEARTBEAT => match echo {
+                Echo::Now => to.echo(s, asm.wire()),
+                Echo::Later(delay, writer) => {
+                    writer.later(Instant::now() + *delay, asm.wire().to_vec());
+                    Ok(())
+                }
+            },
+            MSG_TYPE1 | MSG_TYPE2 => {
+                debug!("message type {} on {}", msg.msg_type, link.c_name());
                 Ok(())
+            }
+            other => {
+                // %d of ntohl(msg.type), as the C prints it
+                let what = format!("unknown message type ({})", other as i32);
+                let error = io::Error::new(ErrorKind::InvalidData, what);
+                let op = Op::Recv;
+                return Some(Input::Failed { link, op, error });
             }
         };
         if let Err(error) = sent {
-            return Some(Input::SendFailed { link, error });
+            let op = Op::Send;
+            return Some(Input::Failed { link, op, error });
         }
     }
 }

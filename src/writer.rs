@@ -15,10 +15,10 @@
 //! The queue is bounded (16 chunks): whoever fills it is slowed down, as TCP flow control
 //! slows the peer. The urgent lane holds one byte: one heartbeat already waiting answers
 //! for the next as well. A write that fails is reported to the monitor as
-//! [`Input::SendFailed`]. The writer ends when the monitor does (it is told to stop and
+//! [`Input::Failed`] with [`Op::Send`]. The writer ends when the monitor does (it is told to stop and
 //! joined), and a blocked write returns because the monitor shuts the socket down.
 
-use crate::reader::{Input, Link, Notify, READER_STACK};
+use crate::reader::{Input, Link, Notify, Op, READER_STACK};
 use crossbeam_channel::{
     bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError,
 };
@@ -233,7 +233,11 @@ impl Run {
             Sink::Socket(_) => Link::Data,
             Sink::Stdout => Link::Stdout,
         };
-        self.to.tell(Input::SendFailed { link, error });
+        self.to.tell(Input::Failed {
+            link,
+            op: Op::Send,
+            error,
+        });
         true
     }
 }
