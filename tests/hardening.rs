@@ -396,3 +396,21 @@ fn hb_client1_ignores_a_heartbeat_connection_from_another_host() {
     shb.read_exact(&mut beat).unwrap();
     assert_eq!(beat, [0]);
 }
+
+/// One deadline for the port handshake: a client that sends its first byte at 90 % of the
+/// window (and never the second) is ended by the window, not a window after that byte.
+#[test]
+fn a_handshake_trickling_its_first_byte_late_ends_by_the_window() {
+    let (mut srv, port) = server("hb_server1", &T); // window: idle + interval = 0.5 s
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let connected = Instant::now();
+    std::thread::sleep(Duration::from_millis(450));
+    c.write_all(&[0x9c]).unwrap();
+    let (at, line) = srv.expect_line("error reading port number", S);
+    assert!(line.ends_with("no port number within 500ms"), "{line}");
+    let took = at - connected;
+    assert!(
+        took <= Duration::from_millis(500) + common::procs::LATE,
+        "ended {took:?} after the connect; the window is 500 ms"
+    );
+}
