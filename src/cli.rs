@@ -327,9 +327,14 @@ impl Spec {
                 "--interval" => timing.interval = self.seconds(&opt, &value()?)?,
                 "--probes" => {
                     let v = value()?;
-                    timing.probes = v
-                        .parse()
-                        .map_err(|_| format!("--probes takes a whole number, not '{v}'"))?;
+                    timing.probes =
+                        v.parse()
+                            .map_err(|e: std::num::ParseIntError| match e.kind() {
+                                std::num::IntErrorKind::PosOverflow => {
+                                    format!("--probes {v} is too large")
+                                }
+                                _ => format!("--probes takes a whole number, not '{v}'"),
+                            })?;
                 }
                 "--once" if server => srv.once = true,
                 "--max-clients" if server => srv.max_clients = whole(value()?, "")?,
@@ -358,6 +363,9 @@ impl Spec {
             return Err(format!("unexpected argument '{extra}'"));
         }
         crate::net::parse_port(&port, "tcp").map_err(|e| e.to_string())?;
+        if self.whole_seconds {
+            kernel_limits(&timing, srv.user_timeout)?;
+        }
         srv.timing = timing;
         srv.port = port;
         Ok(match self.kind {
@@ -371,6 +379,32 @@ impl Spec {
                 on_dead,
             }),
         })
+    }
+}
+
+/// The kernel keepalive options as Linux takes them (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`,
+/// `MAX_TCP_KEEPCNT`, and `TCP_USER_TIMEOUT` in milliseconds in an `int`), so that a value
+/// the kernel would refuse is a usage error naming the option, not a `setsockopt` failure
+/// after connecting.
+fn kernel_limits(t: &Timing, user_timeout: Option<Duration>) -> Result<(), String> {
+    let secs = |d: Duration| d.as_secs();
+    for (opt, value, most, name) in [
+        ("--idle", secs(t.idle), 32767, "TCP_KEEPIDLE"),
+        ("--interval", secs(t.interval), 32767, "TCP_KEEPINTVL"),
+        ("--probes", u64::from(t.probes), 127, "TCP_KEEPCNT"),
+    ] {
+        if value == 0 || value > most {
+            return Err(format!(
+                "{opt} takes 1 to {most} here ({name}), not {value}"
+            ));
+        }
+    }
+    match user_timeout.map(secs) {
+        Some(ut) if ut > i32::MAX as u64 / 1000 => Err(format!(
+            "--user-timeout takes at most {} seconds (TCP_USER_TIMEOUT), not {ut}",
+            i32::MAX / 1000
+        )),
+        _ => Ok(()),
     }
 }
 

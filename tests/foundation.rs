@@ -263,3 +263,43 @@ fn client_fatal_errors_exit_1_in_c_format() {
         vec!["hb_client: unknown host: no-such-host.invalid".to_string()]
     );
 }
+
+/// Values the kernel would refuse are usage errors that name the option (exit 2), before any
+/// connection is made.
+#[test]
+fn keepalive_values_the_kernel_refuses_are_usage_errors() {
+    for (args, says) in [
+        (
+            vec!["--probes", "0"],
+            "--probes takes 1 to 127 here (TCP_KEEPCNT), not 0",
+        ),
+        (
+            vec!["--probes", "200"],
+            "--probes takes 1 to 127 here (TCP_KEEPCNT), not 200",
+        ),
+        (
+            vec!["--idle", "40000"],
+            "--idle takes 1 to 32767 here (TCP_KEEPIDLE), not 40000",
+        ),
+        (
+            vec!["--interval", "0"],
+            "--interval takes a positive number of seconds, not '0'",
+        ),
+        (
+            vec!["--probes", "99999999999"],
+            "--probes 99999999999 is too large",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["127.0.0.1", "9"]);
+        let mut p = Prog::start("ka_client", &all);
+        assert_eq!(p.wait_exit(Duration::from_secs(10)), Some(2), "{args:?}");
+        assert!(
+            p.said()
+                .iter()
+                .any(|l| l.ends_with(&format!("ka_client: {says}"))),
+            "{args:?}: {:?}",
+            p.said()
+        );
+    }
+}
