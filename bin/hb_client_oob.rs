@@ -64,7 +64,10 @@ fn main() {
                 link: Link::Stdout,
                 error,
                 ..
-            }) => die(Some(&error), "stdout closed"),
+            }) => match error.kind() {
+                std::io::ErrorKind::BrokenPipe => heartbeat::error::output_gone(),
+                _ => die(Some(&error), "stdout failure"),
+            },
             Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
         }
     }

@@ -131,10 +131,28 @@ pub fn describe(e: &io::Error) -> String {
 }
 
 /// Print one line, `PROG: text`, to stderr (one write, so lines from several connection
-/// threads never interleave).
+/// threads never interleave). If stderr is gone, end as the C does ([`output_gone`]).
 pub fn say(text: &str) {
     let line = format!("{}{text}\n", prefix());
-    let _ = io::stderr().lock().write_all(line.as_bytes());
+    if let Err(e) = io::stderr().lock().write_all(line.as_bytes()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            output_gone();
+        }
+    }
+}
+
+/// stdout or stderr is a pipe whose reader has gone (`./hb_client … 2>&1 | head -1`): end
+/// the way the C program does, killed by `SIGPIPE` (status 141 in the shell). Rust ignores
+/// `SIGPIPE` so that a write returns `EPIPE`; only here is it let through, so a socket whose
+/// peer has gone still ends just its connection.
+pub fn output_gone() -> ! {
+    #[cfg(unix)]
+    // SAFETY: signal and raise on this process; no memory is touched.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
 }
 
 /// The C `error(status, err, fmt, ...)`: print `PROG: text` or, with an error,

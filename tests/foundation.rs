@@ -303,3 +303,42 @@ fn keepalive_values_the_kernel_refuses_are_usage_errors() {
         );
     }
 }
+
+/// `./hb_client … 2>&1 | head -1`: once the pipe's reader has gone, the client ends as the C
+/// does, killed by SIGPIPE, instead of heartbeating on unseen.
+#[test]
+fn a_client_whose_output_pipe_closes_ends_by_sigpipe() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let (_srv, port) = common::procs::server("hb_server", &["--idle", "0.1", "--interval", "0.1"]);
+    let mut c = std::process::Command::new(common::procs::bin("hb_client"))
+        .args([
+            "--idle",
+            "0.1",
+            "--interval",
+            "0.1",
+            "127.0.0.1",
+            &port.to_string(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(c.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    assert!(first.contains("sending heartbeat #1"), "{first}");
+    drop(err); // head -1 exits
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(st) = c.try_wait().unwrap() {
+            break Some(st);
+        }
+        if std::time::Instant::now() > end {
+            let _ = c.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let status = status.expect("the client ended after its stderr closed");
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+}
