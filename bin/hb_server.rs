@@ -9,7 +9,7 @@
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::Peer;
-use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink};
+use heartbeat::monitor::{Echo, Event, Input, Link, Monitor, Reading, Sink};
 use heartbeat::server;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
@@ -32,14 +32,14 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let mut mon = Monitor::new(config, &peer.0.to_string());
     // The reader echoes each MSG_HEARTBEAT itself (no thread handoff on the round trip);
     // with --reply-delay a writer thread answers late while the reader goes on reading.
-    let delayed = match a.reply_delay {
-        None => None,
+    let echo = match a.reply_delay {
+        None => Echo::Now,
         Some(d) => match mon.writer(Sink::Socket(s1.clone())) {
-            Ok(w) => Some((d, w)),
+            Ok(w) => Echo::After(d, w),
             Err(e) => return peer.fail(&e, "cannot start the writer"),
         },
     };
-    if let Err(e) = mon.watch(Link::Data, &s1, Reading::Messages { delayed }) {
+    if let Err(e) = mon.watch(Link::Data, &s1, Reading::Messages { echo }) {
         return peer.fail(&e, "cannot start the reader");
     }
     // The C switch on the message type runs on the reader: what reaches here ends the client.

@@ -275,14 +275,14 @@ impl Spec {
     /// Parse the arguments after the program name.
     pub fn parse<I: IntoIterator<Item = String>>(&self, argv: I) -> Result<Parsed, String> {
         let secs = |s: f64| Duration::from_secs_f64(s);
-        let mut timing = Timing {
-            idle: secs(self.idle.unwrap_or(0.0)),
-            interval: secs(self.interval),
-            probes: self.probes,
-        };
+        // Every option lands here; a client takes its share at the end.
         let mut srv = Server {
             port: String::new(),
-            timing,
+            timing: Timing {
+                idle: secs(self.idle.unwrap_or(0.0)),
+                interval: secs(self.interval),
+                probes: self.probes,
+            },
             timestamps: false,
             once: false,
             max_clients: MAX_CLIENTS,
@@ -323,18 +323,20 @@ impl Spec {
                 "-h" | "--help" => return Ok(Parsed::Help),
                 "-V" | "--version" => return Ok(Parsed::Version),
                 "-t" | "--timestamps" => srv.timestamps = true,
-                "--idle" if self.idle.is_some() => timing.idle = self.seconds(&opt, &value()?)?,
-                "--interval" => timing.interval = self.seconds(&opt, &value()?)?,
+                "--idle" if self.idle.is_some() => {
+                    srv.timing.idle = self.seconds(&opt, &value()?)?
+                }
+                "--interval" => srv.timing.interval = self.seconds(&opt, &value()?)?,
                 "--probes" => {
                     let v = value()?;
-                    timing.probes =
-                        v.parse()
-                            .map_err(|e: std::num::ParseIntError| match e.kind() {
-                                std::num::IntErrorKind::PosOverflow => {
-                                    format!("--probes {v} is too large")
-                                }
-                                _ => format!("--probes takes a whole number, not '{v}'"),
-                            })?;
+                    srv.timing.probes = v.parse().map_err(|e: std::num::ParseIntError| match e
+                        .kind()
+                    {
+                        std::num::IntErrorKind::PosOverflow => {
+                            format!("--probes {v} is too large")
+                        }
+                        _ => format!("--probes takes a whole number, not '{v}'"),
+                    })?;
                 }
                 "--once" if server => srv.once = true,
                 "--max-clients" if server => srv.max_clients = whole(value()?, "")?,
@@ -364,16 +366,15 @@ impl Spec {
         }
         crate::net::parse_port(&port, "tcp").map_err(|e| e.to_string())?;
         if self.whole_seconds {
-            kernel_limits(&timing, srv.user_timeout)?;
+            kernel_limits(&srv.timing, srv.user_timeout)?;
         }
-        srv.timing = timing;
         srv.port = port;
         Ok(match self.kind {
             Kind::Server => Parsed::Server(srv),
             Kind::Client => Parsed::Client(Client {
                 host,
                 port: srv.port,
-                timing,
+                timing: srv.timing,
                 timestamps: srv.timestamps,
                 user_timeout: srv.user_timeout,
                 on_dead,

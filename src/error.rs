@@ -145,6 +145,7 @@ pub fn say(text: &str) {
 /// the way the C program does, killed by `SIGPIPE` (status 141 in the shell). Rust ignores
 /// `SIGPIPE` so that a write returns `EPIPE`; only here is it let through, so a socket whose
 /// peer has gone still ends just its connection.
+#[doc(alias = "SIGPIPE")]
 pub fn output_gone() -> ! {
     #[cfg(unix)]
     // SAFETY: signal and raise on this process; no memory is touched.

@@ -43,7 +43,10 @@
 //! the channel, so an answered heartbeat wakes nobody. The monitor sleeps with
 //! `thread::park_timeout` and readers `unpark` it after sending an [`Input`] on the
 //! `crossbeam-channel` (which the monitor only polls with `try_recv`): one futex wait per
-//! wake. (A blocking `recv_deadline` spins and calls `sched_yield` 8 times first.)
+//! wake. (A blocking `recv_deadline` spins and calls `sched_yield` 8 times first.) Where an
+//! answerer has one reader, that reader's blocking `read` carries the window as its timeout,
+//! as the C `select` does, and wakes the monitor only when the window passes in silence: while
+//! traffic flows the monitor sleeps with no timer at all.
 //!
 //! Windows are exact deadlines. The C reuses `tv` after a partial `select`, so a left-over
 //! `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
@@ -68,8 +71,8 @@
 //! assert!(matches!(mon.next_event(), Event::Dead));     // idle + 2 × interval: dead
 //! ```
 
-use crate::reader::{read_loop, Notify, Shared};
-pub use crate::reader::{Input, Link, Op, Reading, READER_STACK};
+use crate::reader::{read_loop, send_now, Notify, Shared};
+pub use crate::reader::{Echo, Input, Link, Op, Reading, READER_STACK};
 pub use crate::writer::{Sink, Writer};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
@@ -164,8 +167,6 @@ pub struct Monitor {
     heartbeat: Option<Heartbeat>,
     /// The tail of a heartbeat message the send buffer did not take whole.
     unsent: Vec<u8>,
-    /// An urgent probe is out and not answered yet.
-    urgent_out: bool,
     seen: u64,
     deadline: Instant,
     missed: u32,
@@ -192,7 +193,6 @@ impl Monitor {
             stop_rx,
             heartbeat: None,
             unsent: Vec::new(),
-            urgent_out: false,
             seen: 0,
             deadline: Instant::now() + config.first_window(),
             missed: 0,
@@ -237,7 +237,7 @@ impl Monitor {
     fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
         let fits = matches!(
             reading,
-            Reading::Drop | Reading::HeartbeatBytes | Reading::Messages { delayed: None }
+            Reading::Drop | Reading::HeartbeatBytes | Reading::Messages { echo: Echo::Now }
         );
         if cfg!(unix)
             && self.readers == 0
@@ -283,7 +283,7 @@ impl Monitor {
         let n = self.missed;
         let whole = match &self.heartbeat {
             None => return Ok(false),
-            Some(Heartbeat::Urgent(..)) if self.urgent_out || self.shared.mark_pending() => {
+            Some(Heartbeat::Urgent(..)) if self.shared.urgent_out() => {
                 debug!(
                     "{}: probe #{n} not sent: the last urgent exchange is not complete (one urgent mark)",
                     self.label
@@ -291,8 +291,13 @@ impl Monitor {
                 return Ok(false);
             }
             Some(Heartbeat::Urgent(w, c)) => {
-                self.urgent_out = w.urgent(*c);
-                self.urgent_out
+                // Out before it is queued: the reader may clear it as soon as it is.
+                self.shared.set_urgent_out(true);
+                let queued = w.urgent(*c);
+                if !queued {
+                    self.shared.set_urgent_out(false);
+                }
+                queued
             }
             Some(Heartbeat::Bytes(s, bytes)) => send_whole(s, &mut self.unsent, bytes)?,
         };
@@ -308,7 +313,6 @@ impl Monitor {
     /// `heartbeats = 0; tv.tv_sec = T1;` — a sign of life came at `at`.
     fn heard(&mut self, at: Instant) {
         self.missed = 0;
-        self.urgent_out = false;
         match self.config.rule {
             Rule::Prober { .. } | Rule::Answerer { .. } => {
                 self.deadline = at + self.config.first_window()
@@ -318,6 +322,7 @@ impl Monitor {
     }
 
     /// Wait for the next event: an input, or the end of the window.
+    #[doc(alias = "select")]
     pub fn next_event(&mut self) -> Event {
         let me = thread::current();
         if me.id() != self.on_thread {
@@ -367,22 +372,6 @@ fn send_whole(s: &TcpStream, unsent: &mut Vec<u8>, bytes: &[u8]) -> io::Result<b
     let n = send_now(s, bytes)?;
     unsent.extend_from_slice(&bytes[n..]);
     Ok(n == bytes.len())
-}
-
-/// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
-#[cfg(unix)]
-pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    match socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
-        r => r,
-    }
-}
-
-/// Winsock has no per-call `MSG_DONTWAIT`: a plain send, which may wait for room.
-#[cfg(not(unix))]
-pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    use std::io::Write;
-    (&*s).write(buf)
 }
 
 impl Drop for Monitor {

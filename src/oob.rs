@@ -56,7 +56,7 @@
 //! On platforms without `poll` (Windows) the reader falls back to plain reads: the programs
 //! build, but urgent bytes are not seen there.
 
-use crate::reader::{data_counts, Input, Link, Notify, Op};
+use crate::reader::{Input, Link, Notify, Op};
 use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
@@ -103,113 +103,95 @@ pub(crate) fn read_loop(
     data: Writer,
     to: &Notify,
 ) -> Option<Input> {
-    let link = Link::Data;
+    match urgent_first(s, answer.as_ref(), &data, to) {
+        Ok(()) => None, // EOF went through `data`, or the writer ended and said why
+        Err(error) => Some(Input::Failed {
+            link: Link::Data,
+            op: Op::Recv,
+            error,
+        }),
+    }
+}
+
+/// [`read_loop`]'s work: `Ok` when it handed EOF to `data` or `data`'s writer has ended.
+fn urgent_first(
+    s: &TcpStream,
+    answer: Option<&Writer>,
+    data: &Writer,
+    to: &Notify,
+) -> io::Result<()> {
     let mut buf = [0u8; 4096];
-    let mut held: Vec<u8> = Vec::new(); // normal data the writer had no room for yet
+    let mut held: Vec<u8> = Vec::new(); // normal data not yet taken by the writer
     let mut mark: Option<u8> = None; // an urgent byte taken, its place not reached yet
     loop {
         // Before waiting: at the mark with nothing after it, poll reports no POLLIN.
-        if let Some(c) = mark {
-            match at_mark(s) {
-                // The exchange is complete: a new urgent mark can no longer hide this one.
-                Ok(true) => {
-                    mark = None;
-                    to.shared.set_mark_pending(false);
-                    if let Some(w) = &answer {
+        match mark {
+            // The exchange is complete: a new urgent mark can no longer hide this one.
+            Some(c) if at_mark(s)? => {
+                mark = None;
+                match answer {
+                    // The server: answer now.
+                    Some(w) => {
                         debug!("its mark reached: answered with {:?}", c as char);
                         if !w.urgent(c) {
                             debug!("an urgent answer is still waiting; it answers this too");
                         }
                     }
-                }
-                Ok(false) => {}
-                Err(error) => {
-                    return Some(Input::Failed {
-                        link,
-                        op: Op::Recv,
-                        error,
-                    })
+                    // The client: the probe's exchange is over; the next may go.
+                    None => to.shared.set_urgent_out(false),
                 }
             }
+            _ => {}
         }
-        // Normal data while the writer has room, and always up to a pending mark.
-        let (urgent, readable) = match wait(s, held.is_empty() || mark.is_some()) {
-            Ok(r) => r,
-            Err(error) => {
-                return Some(Input::Failed {
-                    link,
-                    op: Op::Recv,
-                    error,
-                })
-            }
-        };
-        if urgent {
-            match recv_urgent(s) {
-                Ok(Some(c)) => {
-                    to.shared.set_mark_pending(true); // before the stamp: see Monitor
-                    to.shared.touch(); // sig_urg: nprobes = 0
-                    let from = if answer.is_some() { "client" } else { "server" };
-                    debug!("urgent byte {:?} from the {from}", c as char);
-                    mark = Some(c);
-                    // Look for the mark before any read: a read that starts at the mark
-                    // skips it and reads on, and the kernel forgets the mark.
-                    continue;
-                }
-                // The urgent pointer came before its byte (or it was taken): look again.
-                Ok(None) if !readable => thread::sleep(Duration::from_millis(1)),
-                Ok(None) => {}
-                Err(error) => {
-                    return Some(Input::Failed {
-                        link,
-                        op: Op::Recv,
-                        error,
-                    })
-                }
-            }
-        }
+        // Data read goes to the writer, waiting a little for room; not past a pending mark.
         if !held.is_empty() && mark.is_none() {
             match data.data_within(std::mem::take(&mut held), HELD_RETRY) {
                 Ok(()) => {}
                 Err(Some(d)) => held = d,
-                Err(None) => return None, // the writer has ended: it told the monitor why
+                Err(None) => return Ok(()),
             }
-            continue;
         }
-        if !readable {
+        // Normal data while the writer has room, and always up to a pending mark.
+        let (urgent, readable) = wait(s, held.is_empty() || mark.is_some())?;
+        if urgent {
+            if let Some(c) = recv_urgent(s)? {
+                to.shared.touch(); // sig_urg: nprobes = 0
+                let from = if answer.is_some() { "client" } else { "server" };
+                debug!("urgent byte {:?} from the {from}", c as char);
+                mark = Some(c);
+                // Look for the mark before any read: a read that starts at the mark
+                // skips it and reads on, and the kernel forgets the mark.
+                continue;
+            }
+            // The urgent pointer came before its byte (or it was taken): look again.
+            if !readable {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if !readable || !(held.is_empty() || mark.is_some()) {
             continue;
         }
         // A read stops before the mark: the next turn of the loop finds it there.
         let n = match (&*s).read(&mut buf) {
             Ok(0) => {
                 if !held.is_empty() {
-                    data.data(std::mem::take(&mut held));
+                    data.data(held);
                 }
-                data.then(Input::Closed { link, pending: 0 });
-                return None;
+                data.then(Input::Closed {
+                    link: Link::Data,
+                    pending: 0,
+                });
+                return Ok(());
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(error) => {
-                return Some(Input::Failed {
-                    link,
-                    op: Op::Recv,
-                    error,
-                })
-            }
+            Err(e) => return Err(e),
         };
-        if data_counts(to) {
+        if to.shared.half_closed() {
             to.shared.touch(); // after the half-close the echo is the sign of life
         }
         debug!("read {n} bytes on sdata");
-        if !held.is_empty() {
-            held.extend_from_slice(&buf[..n]); // reading up to the mark
-            continue;
-        }
-        match data.try_data(buf[..n].to_vec()) {
-            Ok(()) => {}
-            Err(Some(d)) => held = d,
-            Err(None) => return None,
-        }
+        held.extend_from_slice(&buf[..n]);
     }
 }
 
@@ -220,6 +202,7 @@ const SIOCATMARK: libc::c_ulong = 0x8905;
 const SIOCATMARK: libc::c_ulong = 0x4004_7307;
 
 /// `sockatmark(fd)`: whether the next normal read starts at the urgent mark.
+#[doc(alias = "sockatmark")]
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 fn at_mark(s: &TcpStream) -> io::Result<bool> {
     use std::os::fd::AsRawFd;

@@ -61,13 +61,12 @@ pub enum Reading {
     /// `hb_client`, whose "process message" is empty.
     DropMessages,
     /// Whole 2004-byte `msg_t`s, assembled like the C "in-line readn", and the C's
-    /// `switch ( ntohl( msg.type ) )` (`hb_server`): each `MSG_HEARTBEAT` is echoed — by the
-    /// reader at once, or after `delay` by `writer` (`--reply-delay`, seed 001's
-    /// `sleep(sleepingTime)`); `MSG_TYPE1`/`MSG_TYPE2` are taken; any other type ends the
-    /// connection (`unknown message type (N)`).
+    /// `switch ( ntohl( msg.type ) )` (`hb_server`): each `MSG_HEARTBEAT` is echoed as
+    /// `echo` says; `MSG_TYPE1`/`MSG_TYPE2` are taken; any other type ends the connection
+    /// (`unknown message type (N)`).
     Messages {
-        /// `Some((delay, writer))` to answer late without stopping to read.
-        delayed: Option<(Duration, Writer)>,
+        /// How the heartbeat is answered.
+        echo: Echo,
     },
     /// Heartbeat bytes, each echoed by the reader (`hb_server1` on `shb`). The link carries
     /// only `0x00`, what `hb_client1` sends: any other byte ends it before anything is
@@ -130,19 +129,22 @@ pub enum Input {
 
 /// What a connection's readers and writers share with its monitor: when a sign of life
 /// last came, and the monitor's thread to wake for an [`Input`].
+#[derive(Debug)]
 pub(crate) struct Shared {
     epoch: Instant,
     /// Nanoseconds since `epoch` of the last sign of life, plus one (0: none yet).
     last: AtomicU64,
-    /// Normal data counts as a sign of life too (the OOB client after its half-close).
-    any_byte: AtomicBool,
+    /// This side shut its writing half (`str_cli` at the end of stdin): no urgent byte can
+    /// go out any more, and normal data from the peer counts as its sign of life.
+    half_closed: AtomicBool,
     /// The connection's one reader blocks in `read` with the window as its timeout and
     /// wakes the monitor when it expires: while that holds, the monitor needs no timer.
     cover: AtomicBool,
     /// That reader is writing an echo that did not go out at once (not in `read`).
     writing: AtomicBool,
-    /// An urgent byte was taken and the reader has not yet read up to its mark.
-    mark_pending: AtomicBool,
+    /// An urgent probe is out: queued, or answered but not yet read past (its mark not
+    /// reached), so a new one would hide it (see [`crate::oob`]).
+    urgent_out: AtomicBool,
     monitor: Mutex<Thread>,
 }
 
@@ -151,10 +153,10 @@ impl Shared {
         Shared {
             epoch: Instant::now(),
             last: AtomicU64::new(0),
-            any_byte: AtomicBool::new(false),
+            half_closed: AtomicBool::new(false),
             cover: AtomicBool::new(false),
             writing: AtomicBool::new(false),
-            mark_pending: AtomicBool::new(false),
+            urgent_out: AtomicBool::new(false),
             monitor: Mutex::new(thread::current()),
         }
     }
@@ -175,20 +177,20 @@ impl Shared {
         Some(self.epoch + Duration::from_nanos(last - 1))
     }
 
-    pub(crate) fn count_any_byte(&self) {
-        self.any_byte.store(true, Ordering::Release);
+    pub(crate) fn set_half_closed(&self) {
+        self.half_closed.store(true, Ordering::Release);
     }
 
-    fn any_byte_counts(&self) -> bool {
-        self.any_byte.load(Ordering::Acquire)
+    pub(crate) fn half_closed(&self) -> bool {
+        self.half_closed.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_mark_pending(&self, pending: bool) {
-        self.mark_pending.store(pending, Ordering::Release);
+    pub(crate) fn set_urgent_out(&self, out: bool) {
+        self.urgent_out.store(out, Ordering::Release);
     }
 
-    pub(crate) fn mark_pending(&self) -> bool {
-        self.mark_pending.load(Ordering::Acquire)
+    pub(crate) fn urgent_out(&self) -> bool {
+        self.urgent_out.load(Ordering::Acquire)
     }
 
     pub(crate) fn set_cover(&self, on: bool) {
@@ -231,7 +233,7 @@ impl Notify {
     /// buffer takes it, else, having told the monitor to keep time itself, waiting for room
     /// (bounded by the socket's send timeout).
     fn echo(&self, mut s: &TcpStream, bytes: &[u8]) -> io::Result<()> {
-        let n = crate::monitor::send_now(s, bytes)?;
+        let n = send_now(s, bytes)?;
         if n == bytes.len() {
             return Ok(());
         }
@@ -241,6 +243,23 @@ impl Notify {
         self.shared.writing.store(false, Ordering::Release);
         sent
     }
+}
+
+/// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
+#[doc(alias = "MSG_DONTWAIT")]
+#[cfg(unix)]
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    match socket2::SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        r => r,
+    }
+}
+
+/// Winsock has no per-call `MSG_DONTWAIT`: a plain send, which may wait for room.
+#[cfg(not(unix))]
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    (&*s).write(buf)
 }
 
 /// The C "in-line readn" of `hb_server.c`: `recv( s1, (char *)&msg + sizeof(msg) - cnt,
@@ -311,10 +330,7 @@ pub(crate) fn read_loop(link: Link, s: Arc<TcpStream>, reading: Reading, to: Not
         Reading::Drop => read_bytes(link, &s, false, &to),
         Reading::HeartbeatBytes => read_bytes(link, &s, true, &to),
         Reading::DropMessages => read_messages(link, &s, None, &to),
-        Reading::Messages { delayed: None } => read_messages(link, &s, Some(Echo::Now), &to),
-        Reading::Messages {
-            delayed: Some((d, w)),
-        } => read_messages(link, &s, Some(Echo::Later(d, w)), &to),
+        Reading::Messages { echo } => read_messages(link, &s, Some(echo), &to),
         Reading::Urgent { answer, data } => crate::oob::read_loop(&s, answer, data, &to),
     };
     if let Some(input) = last {
@@ -379,10 +395,14 @@ fn read_bytes(link: Link, s: &TcpStream, echo: bool, to: &Notify) -> Option<Inpu
     }
 }
 
-/// How [`read_messages`] answers a heartbeat.
-enum Echo {
+/// How `hb_server` answers a heartbeat (`rc = send( s1, &msg, sizeof( msg ), 0 )`).
+#[derive(Clone, Debug)]
+pub enum Echo {
+    /// At once, by the reader itself: no thread handoff on the round trip.
     Now,
-    Later(Duration, Writer),
+    /// After a delay (`--reply-delay`, seed 001's `sleep(sleepingTime)`), by the writer, so
+    /// the reader goes on reading meanwhile.
+    After(Duration, Writer),
 }
 
 /// [`Reading::Messages`] (with `echo`) and [`Reading::DropMessages`] (without): the C
@@ -408,7 +428,7 @@ fn read_messages(link: Link, s: &TcpStream, echo: Option<Echo>, to: &Notify) -> 
             // rc = send( s1, &msg, sizeof( msg ), 0 ): at once, or late by the writer thread
             MSG_HEARTBEAT => match echo {
                 Echo::Now => to.echo(s, asm.wire()),
-                Echo::Later(delay, writer) => {
+                Echo::After(delay, writer) => {
                     writer.later(Instant::now() + *delay, asm.wire().to_vec());
                     Ok(())
                 }
@@ -430,9 +450,4 @@ fn read_messages(link: Link, s: &TcpStream, echo: Option<Echo>, to: &Notify) -> 
             return Some(Input::Failed { link, op, error });
         }
     }
-}
-
-/// Normal data on an OOB connection counts as a sign of life only after the half-close.
-pub(crate) fn data_counts(to: &Notify) -> bool {
-    to.shared.any_byte_counts()
 }

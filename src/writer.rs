@@ -18,14 +18,13 @@
 //! [`Input::Failed`] with [`Op::Send`]. The writer ends when the monitor does (it is told to stop and
 //! joined), and a blocked write returns because the monitor shuts the socket down.
 
-use crate::reader::{Input, Link, Notify, Op, READER_STACK};
+use crate::reader::{Input, Link, Notify, Op, Shared, READER_STACK};
 use crossbeam_channel::{
-    bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender, TrySendError,
+    bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender,
 };
 use log::debug;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -55,7 +54,7 @@ enum Item {
 pub struct Writer {
     urgent: Sender<u8>,
     items: Sender<Item>,
-    half_closed: Arc<AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Item {
@@ -75,17 +74,12 @@ impl Writer {
     ) -> io::Result<(Writer, JoinHandle<()>)> {
         let (urgent, urgent_rx) = bounded(1);
         let (items, items_rx) = bounded(QUEUE);
-        let half_closed = Arc::new(AtomicBool::new(false));
         let w = Writer {
             urgent,
             items,
-            half_closed: half_closed.clone(),
+            shared: to.shared.clone(),
         };
-        let run = Run {
-            sink,
-            to,
-            half_closed,
-        };
+        let run = Run { sink, to };
         let h = thread::Builder::new()
             .name(name)
             .stack_size(READER_STACK)
@@ -105,17 +99,8 @@ impl Writer {
         self.items.send(Item::Data(data)).is_ok()
     }
 
-    /// Queue `data` if there is room now; give it back if not (`Err(Some)`), or `Err(None)`
-    /// when the writer has ended.
-    pub fn try_data(&self, data: Vec<u8>) -> Result<(), Option<Vec<u8>>> {
-        match self.items.try_send(Item::Data(data)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(Item::Data(d))) => Err(Some(d)),
-            Err(_) => Err(None),
-        }
-    }
-
-    /// [`try_data`](Self::try_data), waiting up to `limit` for room.
+    /// Queue `data`, waiting up to `limit` for room; give it back if there was none
+    /// (`Err(Some)`), or `Err(None)` when the writer has ended.
     pub fn data_within(&self, data: Vec<u8>, limit: Duration) -> Result<(), Option<Vec<u8>>> {
         match self.items.send_timeout(Item::Data(data), limit) {
             Ok(()) => Ok(()),
@@ -130,13 +115,14 @@ impl Writer {
     }
 
     /// After what is queued, `shutdown(SHUT_WR)` (`str_cli` at the end of stdin).
+    #[doc(alias = "shutdown")]
     pub fn half_close(&self) {
         let _ = self.items.send(Item::HalfClose);
     }
 
     /// Whether the half-close has been done.
     pub fn half_closed(&self) -> bool {
-        self.half_closed.load(Ordering::Acquire)
+        self.shared.half_closed()
     }
 
     /// After what is queued has been written, hand `input` to the monitor (an EOF that must
@@ -149,7 +135,6 @@ impl Writer {
 struct Run {
     sink: Sink,
     to: Notify,
-    half_closed: Arc<AtomicBool>,
 }
 
 impl Run {
@@ -181,7 +166,7 @@ impl Run {
         let Sink::Socket(s) = &self.sink else {
             return false; // stdout has no urgent data; no caller queues any there
         };
-        if self.half_closed.load(Ordering::Acquire) {
+        if self.to.shared.half_closed() {
             debug!("no urgent byte after the half-close: the link cannot carry it");
             return false;
         }
@@ -204,9 +189,8 @@ impl Run {
             Item::HalfClose => match &self.sink {
                 Sink::Socket(s) => s.shutdown(Shutdown::Write).map(|()| {
                     debug!("end of input: half-closed (shutdown SHUT_WR)");
-                    self.half_closed.store(true, Ordering::Release);
                     // No urgent byte can go out now: the echo is the only sign of life.
-                    self.to.shared.count_any_byte();
+                    self.to.shared.set_half_closed();
                 }),
                 Sink::Stdout => Ok(()),
             },
@@ -246,6 +230,7 @@ impl Run {
 /// its own, waiting whenever the writer's queue is full; at the end of stdin half-close
 /// (`shutdown(SHUT_WR)`), so the server sees EOF after the last byte. The thread is not
 /// joined: a read of stdin cannot be interrupted, and the program exits without it.
+#[doc(alias = "str_cli")]
 pub fn copy_stdin(w: Writer) -> io::Result<JoinHandle<()>> {
     use std::io::Read;
     thread::Builder::new().name("stdin".into()).spawn(move || {

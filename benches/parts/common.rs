@@ -207,6 +207,22 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// Start a C server built by [`cc`] with `args`; its port from the `listening PORT` line it
+/// prints on stdout.
+pub fn c_server(exe: &std::path::Path, args: &[&str]) -> Option<(Proc, u16)> {
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take()?)
+        .read_line(&mut line)
+        .ok()?;
+    let port = line.trim().strip_prefix("listening ")?.parse().ok()?;
+    Some((Proc(child), port))
+}
+
 /// Compile a C helper from benches/c with the system compiler into target/.
 pub fn cc(name: &str) -> Option<PathBuf> {
     let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -7,12 +7,15 @@
 //! µs per echoed heartbeat (from /proc/PID/stat over WINDOW), and for hb_server the system
 //! calls per heartbeat (`perf stat` on the syscall tracepoints, where perf works).
 
-use crate::common::{bin, cc, cpu_precise, cpu_split, Figure, Proc, Report, LOAD_SERVER};
+use crate::common::{
+    c_server, cc, cpu_precise, cpu_split, server, Figure, Proc, Report, LOAD_SERVER,
+};
+use crossbeam_channel::Receiver;
 use heartbeat::message::{Message, MSG_LEN};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,39 +24,25 @@ const ROUNDS: usize = 3;
 const WINDOW: Duration = Duration::from_secs(8);
 const WARM: Duration = Duration::from_secs(3);
 
-/// A server to measure: a name and how to start it (it prints its port).
+/// A server to measure: `hb_server` (no `exe`) or a C server built from benches/c.
 struct Candidate {
     name: &'static str,
-    exe: PathBuf,
-    args: Vec<&'static str>,
+    exe: Option<PathBuf>,
 }
 
-fn start(c: &Candidate) -> Option<(Proc, u16)> {
-    let rust = c.name == "hb_server";
-    let mut cmd = Command::new(&c.exe);
-    cmd.args(&c.args).stdin(Stdio::null());
-    if rust {
-        cmd.env("RUST_LOG", "heartbeat::server=debug,info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-    } else {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+/// Start `c` on a free port: the process, its port, and (for `hb_server`) its lines, which
+/// must be kept so that its stderr never fills.
+fn start(c: &Candidate) -> Option<(Proc, u16, Option<Receiver<String>>)> {
+    match &c.exe {
+        None => {
+            let (p, port, lines) = server("hb_server", &LOAD_SERVER, false);
+            Some((p, port, Some(lines)))
+        }
+        Some(exe) => {
+            let (p, port) = c_server(exe, &["0", "2004", "1", "1"])?;
+            Some((p, port, None))
+        }
     }
-    let mut child = cmd.spawn().ok()?;
-    let out: Box<dyn Read + Send> = match rust {
-        true => Box::new(child.stderr.take()?),
-        false => Box::new(child.stdout.take()?),
-    };
-    let mut lines = BufReader::new(out).lines();
-    let port = lines.by_ref().map_while(Result::ok).find_map(|l| {
-        let p = l
-            .split(if rust { "listening on " } else { "listening " })
-            .nth(1)?;
-        p.rsplit(':').next()?.trim().parse().ok()
-    })?;
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Some((Proc(child), port))
 }
 
 /// CPU µs per echoed heartbeat: all of it (per-thread schedstat, ns precision), and the
@@ -68,7 +57,7 @@ struct PerBeat {
 /// One measurement: N connections heartbeating once a second; CPU and system calls per
 /// echoed heartbeat, or None if the server did not hold them all.
 fn measure(c: &Candidate, n: usize, count_syscalls: bool) -> Option<(PerBeat, Option<Syscalls>)> {
-    let (srv, port) = start(c)?;
+    let (srv, port, _lines) = start(c)?;
     let mut conns = Vec::with_capacity(n);
     for _ in 0..n {
         let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -198,10 +187,8 @@ syscalls:sys_enter_sched_yield";
 pub fn run(r: &mut Report) {
     let mut candidates = vec![Candidate {
         name: "hb_server",
-        exe: bin("hb_server"),
-        args: LOAD_SERVER.iter().copied().chain(["0"]).collect(),
+        exe: None,
     }];
-    let c_args = vec!["0", "2004", "1", "1"];
     for (name, src) in [
         ("C thread per client", "echo_threads"),
         ("C epoll", "echo_epoll"),
@@ -209,8 +196,7 @@ pub fn run(r: &mut Report) {
         match cc(src) {
             Some(exe) => candidates.push(Candidate {
                 name,
-                exe,
-                args: c_args.clone(),
+                exe: Some(exe),
             }),
             None => eprintln!("cpu: cannot build benches/c/{src}.c: {name} left out"),
         }

@@ -2,11 +2,10 @@
 //! hb_server's code path; link: 1 byte echoed by hb_server1 on shb. Beside each, the same
 //! message echoed by a C select loop (benches/c/echo_select.c) on the same machine.
 
-use crate::common::{cc, server, Figure, Proc, Report};
+use crate::common::{c_server, cc, server, Figure, Proc, Report};
 use heartbeat::message::{Message, MSG_LEN};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const N: usize = 20_000;
@@ -29,18 +28,7 @@ fn round_trips(s: &mut TcpStream, msg: &[u8]) -> Vec<f64> {
 }
 
 fn c_echo(size: usize) -> Option<(Proc, u16)> {
-    let exe = cc("echo_select")?;
-    let mut child = Command::new(exe)
-        .args(["0", &size.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take()?)
-        .read_line(&mut line)
-        .ok()?;
-    let port = line.trim().strip_prefix("listening ")?.parse().ok()?;
-    Some((Proc(child), port))
+    c_server(&cc("echo_select")?, &["0", &size.to_string()])
 }
 
 pub fn run(r: &mut Report) {
