@@ -6,21 +6,35 @@
 //! Sections: rtt (round trip), helpers (throughput), detect (detection accuracy), cpu (server
 //! CPU per heartbeat beside two C servers), idle (idle cost), scale. `cargo bench --bench bench -- rtt helpers` runs some.
 
+#[cfg(target_os = "linux")]
 #[path = "parts/common.rs"]
 mod common;
+#[cfg(target_os = "linux")]
 #[path = "parts/cpu.rs"]
 mod cpu;
+#[cfg(target_os = "linux")]
 #[path = "parts/detect.rs"]
 mod detect;
+#[cfg(target_os = "linux")]
 #[path = "parts/helpers.rs"]
 mod helpers;
+#[cfg(target_os = "linux")]
 #[path = "parts/idle.rs"]
 mod idle;
+#[cfg(target_os = "linux")]
 #[path = "parts/rtt.rs"]
 mod rtt;
 
+#[cfg(target_os = "linux")]
 use common::{Figure, Report};
 
+/// The benchmarks read /proc, schedstat and perf, and stop programs with signals: Linux only.
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("bench: skipped: the benchmarks need Linux (/proc, schedstat, perf, signals)");
+}
+
+#[cfg(target_os = "linux")]
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)

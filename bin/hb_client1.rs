@@ -25,33 +25,21 @@ const SPEC: Spec = Spec::seed000(
     Kind::Client,
 );
 
-/// `shb = accept( slisten, NULL, NULL )`, taking only the server's address, within `limit`.
+/// `shb = accept( slisten, NULL, NULL )`, taking only the server's address, within `limit`
+/// on every system ([`net::accept_within`]).
 fn accept_from(slisten: &TcpListener, server: IpAddr, limit: Duration) -> io::Result<TcpStream> {
     let end = Instant::now() + limit;
     loop {
         let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            let msg = format!("no heartbeat connection from {server} within {limit:?}");
-            return Err(io::Error::new(io::ErrorKind::TimedOut, msg));
-        }
-        // SO_RCVTIMEO bounds accept() on Linux.
-        socket2::SockRef::from(slisten).set_read_timeout(Some(left))?;
-        match slisten.accept() {
-            Ok((shb, from)) if from.ip() == server => {
-                // An accepted socket inherits the listener's SO_RCVTIMEO: clear it.
-                shb.set_read_timeout(None)?;
-                return Ok(shb);
-            }
-            Ok((_, from)) => say(&format!(
+        match net::accept_within(slisten, left)? {
+            Some((shb, from)) if from.ip() == server => return Ok(shb),
+            Some((_, from)) => say(&format!(
                 "ignoring a connection from {from}: not the server"
             )),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            None => {
+                let msg = format!("no heartbeat connection from {server} within {limit:?}");
+                return Err(io::Error::new(io::ErrorKind::TimedOut, msg));
+            }
         }
     }
 }

@@ -26,8 +26,10 @@ fn main() {
     let a = cli::client(&SPEC);
     match keepalive::system_defaults() {
         Ok(d) => say(&format!(
-            "system defaults: {d}: a vanished peer is found after {}",
-            keepalive::human(d.bound())
+            "system defaults: {} ({}): a vanished peer is found after {}",
+            d.settings,
+            d.source,
+            keepalive::human(d.settings.bound())
         )),
         Err(e) => say(&format!("system defaults unknown: {e}")),
     }

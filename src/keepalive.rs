@@ -24,6 +24,9 @@
 //! `TCP_USER_TIMEOUT` bounds that, and the recommended value is the keepalive bound itself
 //! (Cloudflare, "When TCP sockets refuse to die").
 
+mod os;
+
+pub use os::Defaults;
 use std::fmt;
 use std::io;
 use std::net::TcpStream;
@@ -44,6 +47,21 @@ impl Settings {
     /// `idle + interval × probes`: how long after the last byte a vanished peer is reported.
     pub fn bound(&self) -> Duration {
         self.idle + self.interval * self.probes
+    }
+
+    /// The bound under Linux's `TCP_USER_TIMEOUT` `u`: probes go out at `idle`, `idle +
+    /// interval`, …; the first probe time at least `u` after the last byte, once one probe
+    /// went unanswered, drops the connection, whatever the probe count
+    /// (`tcp_keepalive_timer`).
+    pub fn bound_with_user_timeout(&self, u: Duration) -> Duration {
+        let first = self.idle + self.interval;
+        if u <= first || self.interval.is_zero() {
+            return first;
+        }
+        let ticks = (u - self.idle)
+            .as_nanos()
+            .div_ceil(self.interval.as_nanos());
+        self.idle + self.interval * ticks.min(u32::MAX as u128) as u32
     }
 }
 
@@ -70,21 +88,11 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// The system-wide defaults, from `/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}`.
+/// The system-wide defaults, from the system's own source ([`os`]): on Linux
+/// `/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}`.
 #[doc(alias = "tcp_keepalive_time")]
-pub fn system_defaults() -> io::Result<Settings> {
-    let read = |name: &str| -> io::Result<u64> {
-        let path = format!("/proc/sys/net/ipv4/{name}");
-        let text = std::fs::read_to_string(&path)?;
-        text.trim()
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("{path}: {text:?}")))
-    };
-    Ok(Settings {
-        idle: Duration::from_secs(read("tcp_keepalive_time")?),
-        interval: Duration::from_secs(read("tcp_keepalive_intvl")?),
-        probes: read("tcp_keepalive_probes")? as u32,
-    })
+pub fn system_defaults() -> io::Result<Defaults> {
+    os::defaults()
 }
 
 /// What the kernel reports after setting; `Err` where the platform cannot tell (Windows
@@ -115,29 +123,13 @@ impl Effective {
     }
 }
 
-#[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
-fn unsupported(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::Unsupported,
-        format!("{what} is not supported on this platform"),
-    )
-}
-
 /// Read `SO_KEEPALIVE` and the three timings back from the socket.
 pub fn read_back(s: &TcpStream) -> Effective {
     let sock = socket2::SockRef::from(s);
-    #[cfg(not(windows))]
-    let idle = sock.tcp_keepalive_time();
-    #[cfg(windows)]
-    let idle = Err(unsupported("reading SIO_KEEPALIVE_VALS back"));
-    #[cfg(not(windows))]
-    let interval = sock.tcp_keepalive_interval();
-    #[cfg(windows)]
-    let interval = Err(unsupported("reading SIO_KEEPALIVE_VALS back"));
     Effective {
         enabled: sock.keepalive(),
-        idle,
-        interval,
+        idle: os::idle_of(s),
+        interval: os::interval_of(s),
         probes: sock.tcp_keepalive_retries(),
     }
 }
@@ -157,39 +149,30 @@ pub fn enable(s: &TcpStream, want: &Settings) -> io::Result<Option<String>> {
         Err(e) if cfg!(windows) => {
             sock.set_tcp_keepalive(&timings)?;
             Ok(Some(format!(
-                "TCP_KEEPCNT not set ({e}); the system's probe count applies"
+                "TCP_KEEPCNT not set: {}; the system's probe count applies",
+                crate::error::describe(&e)
             )))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Set `TCP_USER_TIMEOUT` (Linux): the longest data may stay unacknowledged.
-pub fn set_user_timeout(s: &TcpStream, timeout: Duration) -> io::Result<()> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return socket2::SockRef::from(s).set_tcp_user_timeout(Some(timeout));
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        let _ = (s, timeout);
-        Err(unsupported("TCP_USER_TIMEOUT"))
-    }
+/// Set `TCP_USER_TIMEOUT` (Linux; [`os::USER_TIMEOUT`] elsewhere): the longest sent data may
+/// stay unacknowledged. Returns the value read back.
+pub fn set_user_timeout(s: &TcpStream, timeout: Duration) -> io::Result<Option<Duration>> {
+    os::set_user_timeout(s, timeout)
 }
 
 /// Read `TCP_USER_TIMEOUT` back (`None`: the system's retransmission rules apply).
 pub fn user_timeout_of(s: &TcpStream) -> io::Result<Option<Duration>> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    return socket2::SockRef::from(s).tcp_user_timeout();
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        let _ = s;
-        Err(unsupported("TCP_USER_TIMEOUT"))
-    }
+    os::user_timeout_of(s)
 }
 
 /// How the kernel ended a connection the program only read from.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Ending {
-    /// `ETIMEDOUT`: probes (or data) went unanswered: the peer is gone.
+    /// `ETIMEDOUT` (Windows: `WSAENETRESET`): probes (or data) went unanswered: the peer is
+    /// gone.
     TimedOut,
     /// `ECONNRESET`: the peer's kernel does not know the connection: it rebooted.
     Reset,
@@ -205,8 +188,8 @@ impl Ending {
         match result {
             Ok(0) => Ending::Terminated,
             Ok(_) => Ending::Other,
+            Err(e) if os::is_keepalive_failure(e) => Ending::TimedOut,
             Err(e) => match e.kind() {
-                io::ErrorKind::TimedOut => Ending::TimedOut,
                 io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => Ending::Reset,
                 _ => Ending::Other,
             },
@@ -215,17 +198,17 @@ impl Ending {
 }
 
 /// Turn keepalive on with `want` and, if asked, `TCP_USER_TIMEOUT`; return the lines a
-/// program prints about it: what was asked, what the kernel reports back, the bound, and a
-/// note for each option this platform lacks (the program goes on without it).
+/// program prints about it: what was asked, what the kernel reports back, the bound that
+/// really applies, and a note for each option this system lacks (the program goes on).
 pub fn apply(
     s: &TcpStream,
     want: &Settings,
     user_timeout: Option<Duration>,
 ) -> io::Result<Vec<String>> {
     let mut lines = Vec::new();
-    if let Some(note) = enable(s, want)? {
-        lines.push(note);
-    }
+    let count_note = enable(s, want)?;
+    let count_set = count_note.is_none();
+    lines.extend(count_note);
     let back = read_back(s);
     let shown = |r: &io::Result<Duration>| match r {
         Ok(d) => format!("{} s", d.as_secs()),
@@ -240,23 +223,56 @@ pub fn apply(
         shown(&back.idle),
         shown(&back.interval)
     ));
-    let bound = back.settings().unwrap_or(*want).bound();
-    lines.push(format!(
-        "a vanished peer is reported {} s after the last byte (idle + interval × probes)",
-        bound.as_secs()
-    ));
+    // What applies: the value read back; else what was set; else (a count the system
+    // refused) the system's own count.
+    let applies = Settings {
+        idle: *back.idle.as_ref().unwrap_or(&want.idle),
+        interval: *back.interval.as_ref().unwrap_or(&want.interval),
+        probes: match (&back.probes, count_set) {
+            (Ok(p), _) => *p,
+            (Err(_), true) => want.probes,
+            (Err(_), false) => system_defaults().map_or(want.probes, |d| d.settings.probes),
+        },
+    };
+    let mut user = None;
     if let Some(t) = user_timeout {
-        match set_user_timeout(s, t).and_then(|()| user_timeout_of(s)) {
-            Ok(back) => lines.push(format!(
-                "TCP_USER_TIMEOUT {} ms; read back {} ms",
-                t.as_millis(),
-                back.map_or(0, |d| d.as_millis())
-            )),
+        let name = os::USER_TIMEOUT;
+        match set_user_timeout(s, t) {
+            Ok(back) if cfg!(any(target_os = "linux", target_os = "android")) => {
+                user = back;
+                lines.push(format!(
+                    "{name} {} ms; read back {} ms",
+                    t.as_millis(),
+                    back.map_or(0, |d| d.as_millis())
+                ))
+            }
+            Ok(back) => {
+                user = back;
+                lines.push(format!(
+                    "{name} {} s (whole seconds; asked {:.3} s); read back {} s",
+                    t.as_secs_f64().ceil(),
+                    t.as_secs_f64(),
+                    back.map_or(0, |d| d.as_secs())
+                ))
+            }
             Err(e) => lines.push(format!(
-                "TCP_USER_TIMEOUT not set: {e}; going on without it"
+                "{name} not set: {}; going on without it",
+                crate::error::describe(&e)
             )),
         }
     }
+    lines.push(match user.filter(|_| os::USER_TIMEOUT_ENDS_PROBES) {
+        Some(u) => format!(
+            "a vanished peer is reported {} s after the last byte (the first probe at least {} {} s after it)",
+            applies.bound_with_user_timeout(u).as_secs(),
+            os::USER_TIMEOUT,
+            u.as_secs_f64()
+        ),
+        None => format!(
+            "a vanished peer is reported {} s after the last byte (idle + interval × probes)",
+            applies.bound().as_secs()
+        ),
+    });
     Ok(lines)
 }
 
@@ -309,5 +325,22 @@ mod tests {
         assert_eq!(human(d.bound()), "2 h 11 min 15 s");
         assert_eq!(human(Duration::from_secs(75)), "1 min 15 s");
         assert_eq!(human(Duration::from_secs(3)), "3 s");
+    }
+
+    #[test]
+    fn user_timeout_bound_is_the_first_probe_past_it() {
+        let s = |idle, interval, probes| Settings {
+            idle: Duration::from_secs(idle),
+            interval: Duration::from_secs(interval),
+            probes,
+        };
+        let secs = Duration::from_secs;
+        // Issue 11's measurement: idle 2, interval 1, 10 s user timeout: 10 s.
+        assert_eq!(s(2, 1, 2).bound_with_user_timeout(secs(10)), secs(10));
+        // Between two probes: the next probe.
+        assert_eq!(s(2, 3, 2).bound_with_user_timeout(secs(10)), secs(11));
+        // Shorter than idle: one probe must have gone unanswered first.
+        assert_eq!(s(5, 2, 9).bound_with_user_timeout(secs(1)), secs(7));
+        assert_eq!(s(7, 3, 4).bound_with_user_timeout(secs(19)), secs(19));
     }
 }

@@ -13,6 +13,7 @@
 //! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
 //! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
+//! | [`wait`] | `select` on one socket with a timeout: urgent data, a bounded `accept`, a send that must not wait |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
@@ -30,4 +31,5 @@ pub mod oob;
 pub mod reader;
 pub mod readn;
 pub mod server;
+pub mod wait;
 pub mod writer;

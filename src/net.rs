@@ -24,8 +24,12 @@ use std::net::{
 /// Maximum waiting connections (`#define NLISTEN 5`).
 pub const NLISTEN: i32 = 5;
 
-/// Where services are looked up.
+/// Where services are looked up: `/etc/services`, and its Windows counterpart.
+#[cfg(not(windows))]
 pub const SERVICES_FILE: &str = "/etc/services";
+/// Where services are looked up: `/etc/services`, and its Windows counterpart.
+#[cfg(windows)]
+pub const SERVICES_FILE: &str = r"C:\Windows\System32\drivers\etc\services";
 
 /// Look `name` up for `proto` (`"tcp"` or `"udp"`) in the text of an `/etc/services` file:
 /// `name port/proto [aliases…] [# comment]`. Aliases match too.
@@ -127,6 +131,51 @@ pub fn tcp_server_backlog(
         .map_err(|e| context(e, "bind failed"))?;
     s.listen(backlog).map_err(|e| context(e, "listen failed"))?;
     Ok(s.into())
+}
+
+/// `accept` with a time limit: the next connection, or `None` when `limit` passes first.
+/// `SO_RCVTIMEO` bounds `accept` on Linux only; macOS and Windows ignore it there, so this
+/// waits in [`crate::wait::ready`] and accepts without blocking (a connection reset while
+/// waiting in the queue is skipped, not waited for). The accepted socket blocks.
+#[doc(alias = "accept")]
+pub fn accept_within(
+    listener: &TcpListener,
+    limit: std::time::Duration,
+) -> io::Result<Option<(TcpStream, SocketAddr)>> {
+    use crate::wait::{ready, Events};
+    let end = std::time::Instant::now() + limit;
+    let want = Events {
+        read: true,
+        ..Events::default()
+    };
+    listener.set_nonblocking(true)?;
+    let got = loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            break None;
+        }
+        if !ready(socket2::SockRef::from(listener), want, Some(left))?.read {
+            continue;
+        }
+        match listener.accept() {
+            Ok(conn) => break Some(conn),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                listener.set_nonblocking(false)?;
+                return Err(e);
+            }
+        }
+    };
+    listener.set_nonblocking(false)?;
+    match got {
+        // Accepted sockets inherit non-blocking mode on BSD and Windows.
+        Some((s, peer)) => s.set_nonblocking(false).map(|()| Some((s, peer))),
+        None => Ok(None),
+    }
 }
 
 /// Set up a TCP client (`tcp_client`): resolve and connect.

@@ -53,10 +53,12 @@
 //! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
 //! client then counts the echo itself as the server's sign of life, until the server closes.
 //!
-//! On platforms without `poll` (Windows) the reader falls back to plain reads: the programs
-//! build, but urgent bytes are not seen there.
+//! Linux's `poll` reports urgent data as `POLLPRI`; macOS's does not, and Windows' `WSAPoll`
+//! has no `POLLPRI` at all: there the reader waits in `select` with the socket in the
+//! exception set, where both report it ([`crate::wait`]).
 
 use crate::reader::{Input, Link, Notify, Op};
+use crate::wait::{self, Events};
 use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
@@ -215,7 +217,9 @@ fn at_mark(s: &TcpStream) -> io::Result<bool> {
     Ok(at != 0)
 }
 
-/// Elsewhere the reader cannot ask; it takes every mark as reached.
+/// Winsock's `SIOCATMARK` answers another question ("is no urgent data waiting?", true as
+/// soon as the byte is taken out of band), so on Windows every mark counts as reached once its
+/// byte is taken: the server answers at once, as Stevens' `sig_urg` does.
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 fn at_mark(_: &TcpStream) -> io::Result<bool> {
     Ok(true)
@@ -234,38 +238,15 @@ fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
 }
 
 /// Block until the socket has urgent data or (with `data`) normal data, EOF or an error:
-/// `(urgent, readable)`. Without `data`, only look (no wait) for urgent data.
-#[cfg(unix)]
+/// `(urgent, readable)`. Without `data`, only look (no wait) for urgent data. How each
+/// system reports urgent data: [`crate::wait`].
 fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
-    use std::os::fd::AsRawFd;
-    let events = if data {
-        libc::POLLIN | libc::POLLPRI
-    } else {
-        libc::POLLPRI
+    let want = Events {
+        read: data,
+        write: false,
+        urgent: true,
     };
-    let mut pfd = libc::pollfd {
-        fd: s.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    let timeout = if data { -1 } else { 0 };
-    loop {
-        // SAFETY: one valid pollfd, count 1; the fd outlives the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, timeout) };
-        if rc >= 0 {
-            let r = pfd.revents;
-            let urgent = r & libc::POLLPRI != 0;
-            let readable = r & (libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
-            return Ok((urgent, readable));
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn wait(_: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
-    Ok((false, data))
+    let timeout = if data { None } else { Some(Duration::ZERO) };
+    let got = wait::ready(socket2::SockRef::from(s), want, timeout)?;
+    Ok((got.urgent, got.read))
 }

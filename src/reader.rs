@@ -255,10 +255,19 @@ pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
-/// Winsock has no per-call `MSG_DONTWAIT`: a plain send, which may wait for room.
+/// Winsock has no per-call `MSG_DONTWAIT` (and `FIONBIO` would change the socket for its
+/// reader too): send only when `select` finds room, 0 when it finds none. Windows takes a
+/// whole send once there is any room, so this does not wait in practice.
 #[cfg(not(unix))]
 pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    use std::io::Write;
+    let room = crate::wait::Events {
+        write: true,
+        ..Default::default()
+    };
+    let ready = crate::wait::ready(socket2::SockRef::from(s), room, Some(Duration::ZERO))?;
+    if !ready.write {
+        return Ok(0);
+    }
     (&*s).write(buf)
 }
 

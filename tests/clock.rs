@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::procs::sig;
+
 use common::procs::{server, stamp, wait_until, Prog};
 use heartbeat::message::{Message, MSG_LEN};
 use std::io::{Read, Write};
@@ -88,6 +90,7 @@ fn feed(
 
 /// `yes "some application data" | hb_client_oob … | tail -1`, then the server hangs.
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn oob_server_hung_while_stdin_streams_is_declared_unreachable_within_the_bound() {
     let (srv, port) = server("hb_server_oob", &OOB);
     let mut cli = oob("hb_client_oob", &OOB, port, Stdio::piped(), Stdio::piped());
@@ -110,7 +113,7 @@ fn oob_server_hung_while_stdin_streams_is_declared_unreachable_within_the_bound(
         .filter(|(_, l)| l.contains("from the server"))
         .count();
     assert!(answered >= 4, "answers flow beside the stream: {answered}");
-    srv.signal(libc::SIGSTOP);
+    srv.signal(sig::SIGSTOP);
     let (_, line) = cli.expect_line("server is unreachable", S);
     let after = stamp(&line) - cli.last_before("from the server", &line);
     let bound = Duration::from_millis(800); // (probes + 1) × interval
@@ -219,6 +222,7 @@ fn oob_server_answers_urgent_bytes_while_its_client_reads_slowly() {
 /// `--reply-delay` longer than the bound: the client dies while answers wait. The reader
 /// keeps reading, so the server counts from the client's real last byte.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn reply_delay_longer_than_the_bound_does_not_hide_a_dead_client() {
     let args = [
         "-t",

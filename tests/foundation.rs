@@ -2,6 +2,9 @@
 
 mod common;
 
+#[cfg(unix)]
+use common::procs::sig;
+
 use common::procs::Prog;
 use heartbeat::cli::{Extra, Kind, Parsed, Spec};
 use heartbeat::message::{Message, DATA_LEN, MSG_HEARTBEAT, MSG_LEN, MSG_TYPE1, MSG_TYPE2};
@@ -109,6 +112,10 @@ fn tcp_server_and_client_talk_and_reuse_address_is_set() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: errno numbers are Linux's"
+)]
 fn tcp_server_and_client_errors_read_like_c_error() {
     let l = tcp_server(Some("127.0.0.1"), "0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
@@ -246,6 +253,10 @@ fn programs_help_and_version_exit_0() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: errno numbers are Linux's"
+)]
 fn client_fatal_errors_exit_1_in_c_format() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port().to_string();
@@ -307,8 +318,10 @@ fn keepalive_values_the_kernel_refuses_are_usage_errors() {
 /// `./hb_client … 2>&1 | head -1`: once the pipe's reader has gone, the client ends as the C
 /// does, killed by SIGPIPE, instead of heartbeating on unseen.
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn a_client_whose_output_pipe_closes_ends_by_sigpipe() {
     use std::io::BufRead;
+    #[cfg(unix)]
     use std::os::unix::process::ExitStatusExt;
     let (_srv, port) = common::procs::server("hb_server", &["--idle", "0.1", "--interval", "0.1"]);
     let mut c = std::process::Command::new(common::procs::bin("hb_client"))
@@ -340,5 +353,8 @@ fn a_client_whose_output_pipe_closes_ends_by_sigpipe() {
         std::thread::sleep(Duration::from_millis(10));
     };
     let status = status.expect("the client ended after its stderr closed");
-    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+    #[cfg(not(unix))]
+    let _ = status;
+    #[cfg(unix)]
+    assert_eq!(status.signal(), Some(sig::SIGPIPE), "{status:?}");
 }

@@ -38,6 +38,10 @@ fn good_client(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usiz
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: errno numbers are Linux's"
+)]
 fn hb_server_survives_every_bad_input_while_serving_a_good_client() {
     let (mut srv, port) = server("hb_server", &T);
     let stop = Arc::new(AtomicBool::new(false));
@@ -102,6 +106,7 @@ fn hb_server_survives_every_bad_input_while_serving_a_good_client() {
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn more_clients_than_max_clients_are_refused_without_disturbing_the_others() {
     let (mut srv, port) = server(
         "hb_server",
@@ -165,6 +170,7 @@ fn hb_server1_discards_data_garbage_and_echoes_heartbeat_bytes() {
 /// Thousands of connections come and go — cleanly, by RST, by heartbeat timeout — and the
 /// server's threads, descriptors and memory come back to where they were.
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn churn_leaves_no_threads_descriptors_or_memory_behind() {
     let (mut srv, port) = server(
         "hb_server",

@@ -59,8 +59,29 @@ fn readn_passes_real_errors_through() {
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
 }
 
+/// CPU time of this thread (Linux) or process (other Unix; the writer thread only sleeps).
+#[cfg(unix)]
+fn cpu_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    let who = libc::RUSAGE_THREAD;
+    #[cfg(not(target_os = "linux"))]
+    let who = libc::RUSAGE_SELF;
+    // SAFETY: rusage is plain data; getrusage fills the struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::getrusage(who, &mut ru) };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(ru.ru_utime) + micros(ru.ru_stime))
+}
+
+#[cfg(not(unix))]
+fn cpu_time() -> Duration {
+    unreachable!("ignored off Unix")
+}
+
 /// The C readn spins on EAGAIN (MSG_DONTWAIT) at 100 % CPU; this one must block.
 #[test]
+#[cfg_attr(not(unix), ignore = "needs getrusage")]
 fn readn_blocks_without_spinning_while_the_peer_is_slow() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut w = TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -70,17 +91,7 @@ fn readn_blocks_without_spinning_while_the_peer_is_slow() {
         std::thread::sleep(Duration::from_millis(400));
         w.write_all(b"cd").unwrap();
     });
-    let cpu = || {
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: getrusage fills the struct we own.
-        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-        Duration::from_micros(
-            (ru.ru_utime.tv_sec * 1_000_000
-                + ru.ru_utime.tv_usec
-                + ru.ru_stime.tv_sec * 1_000_000
-                + ru.ru_stime.tv_usec) as u64,
-        )
-    };
+    let cpu = cpu_time;
     let (t0, c0) = (Instant::now(), cpu());
     let mut buf = [0u8; 4];
     assert_eq!(readn(&mut r, &mut buf).unwrap(), 4);

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::procs::sig;
+
 use common::procs::{assert_about, server, wait_until, Prog};
 use heartbeat::message::{Message, MSG_HEARTBEAT, MSG_LEN, MSG_TYPE1};
 use std::io::{Read, Write};
@@ -46,24 +48,26 @@ fn heartbeats_go_out_and_are_answered_while_both_live() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_killed_client_says_server_terminated_and_exits_1() {
     let (mut srv, port) = server("hb_server", &T);
     let mut cli = client(port);
     srv.expect_line("accepted", S);
     let killed = Instant::now();
-    srv.signal(libc::SIGKILL);
+    srv.signal(sig::SIGKILL);
     let (at, _) = cli.expect_line("hb_client: server terminated", S);
     assert!(at - killed < Duration::from_millis(500));
     assert_eq!(cli.wait_exit(S), Some(1));
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_hung_client_declares_death_after_idle_plus_probes_intervals() {
     let (srv, port) = server("hb_server", &T);
     let mut cli = client(port);
     cli.expect_line("sending heartbeat #1", S);
     cli.expect_line("debug: read", S); // the echo of #1
-    srv.signal(libc::SIGSTOP);
+    srv.signal(sig::SIGSTOP);
     // Times by the client's own -t stamps, from the last byte it read.
     let (_, p2) = cli.expect_line("sending heartbeat #2", S);
     let (_, p3) = cli.expect_line("sending heartbeat #3", S);
@@ -77,11 +81,12 @@ fn server_hung_client_declares_death_after_idle_plus_probes_intervals() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn client_hung_server_declares_death_after_idle_plus_probes_plus_one_intervals() {
     let (mut srv, port) = server("hb_server", &T);
     let cli = client(port);
     srv.expect_line("debug: read", S); // heartbeat #1 arrives
-    cli.signal(libc::SIGSTOP);
+    cli.signal(sig::SIGSTOP);
     for n in 1..=3 {
         let (_, line) = srv.expect_line(&format!("missed heartbeat #{n}"), S);
         assert!(
@@ -178,6 +183,7 @@ fn heartbeat_round_trips(port: u16, n: usize, tag: u8) {
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn fifty_clients_at_once_none_dropped_and_resources_return() {
     let (mut srv, port) = server("hb_server", &["--idle", "5", "--interval", "1"]);
     let (threads0, fds0) = (srv.threads(), srv.fds());

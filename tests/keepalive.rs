@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::procs::sig;
+
 use common::procs::{server, stamp, Prog};
 use common::{in_private_netns, iptables};
 use heartbeat::keepalive::{self, Settings};
@@ -13,6 +15,10 @@ use std::time::Duration;
 const S: Duration = Duration::from_secs(10);
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: TCP_USER_TIMEOUT in milliseconds"
+)]
 fn effective_values_read_back_equal_those_asked_for() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let s = TcpStream::connect(l.local_addr().unwrap()).unwrap();
@@ -30,16 +36,19 @@ fn effective_values_read_back_equal_those_asked_for() {
         Some(Duration::from_secs(19))
     );
     assert_eq!(lines[0], "keepalive on: idle 7 s, interval 3 s, probes 4; read back: idle 7 s, interval 3 s, probes 4");
+    assert_eq!(lines[1], "TCP_USER_TIMEOUT 19000 ms; read back 19000 ms");
     assert!(
-        lines[1].contains("reported 19 s after the last byte"),
+        lines[2].contains("reported 19 s after the last byte"),
         "{lines:?}"
     );
-    assert_eq!(lines[2], "TCP_USER_TIMEOUT 19000 ms; read back 19000 ms");
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn system_defaults_come_from_proc() {
     let d = keepalive::system_defaults().unwrap();
+    assert_eq!(d.source, "/proc/sys/net/ipv4");
+    let d = d.settings;
     let read = |n: &str| {
         std::fs::read_to_string(format!("/proc/sys/net/ipv4/{n}"))
             .unwrap()
@@ -53,6 +62,10 @@ fn system_defaults_come_from_proc() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: TCP_USER_TIMEOUT in milliseconds"
+)]
 fn ka_client_prints_defaults_and_read_back_values() {
     let (_srv, port) = server("ka_server", &[]);
     let mut c = Prog::start(
@@ -111,6 +124,10 @@ fn seconds_after_last_byte(line: &str) -> f64 {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: network namespaces and iptables"
+)]
 fn gone_peer_is_reported_as_timed_out_after_the_bound() {
     if !in_private_netns("gone_peer_is_reported_as_timed_out_after_the_bound") {
         return;
@@ -128,6 +145,10 @@ fn gone_peer_is_reported_as_timed_out_after_the_bound() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: network namespaces and iptables"
+)]
 fn rebooted_peer_is_reported_as_reset_at_the_first_probe() {
     if !in_private_netns("rebooted_peer_is_reported_as_reset_at_the_first_probe") {
         return;
@@ -155,9 +176,10 @@ fn rebooted_peer_is_reported_as_reset_at_the_first_probe() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn hung_peer_is_never_reported_by_keepalive() {
     let (srv, mut cli, _) = pair(&[]);
-    srv.signal(libc::SIGSTOP);
+    srv.signal(sig::SIGSTOP);
     // Three times the 3 s bound: the stopped server's kernel keeps ACKing the probes.
     cli.drain(Duration::from_secs(9));
     assert_eq!(
@@ -173,13 +195,14 @@ fn hung_peer_is_never_reported_by_keepalive() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn killed_peer_is_terminated_and_on_dead_runs_exactly_once() {
     let dir = std::env::temp_dir().join(format!("hb-ondead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("ran");
     let cmd = format!("echo backup takes over >> {}; exit 7", log.display());
     let (srv, mut cli, _) = pair(&["--on-dead", &cmd]);
-    srv.signal(libc::SIGKILL);
+    srv.signal(sig::SIGKILL);
     let (_, line) = cli.expect_line("server terminated", S);
     assert!(seconds_after_last_byte(&line) < 1.0, "{line}");
     assert_eq!(
@@ -196,6 +219,10 @@ fn killed_peer_is_terminated_and_on_dead_runs_exactly_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: network namespaces and iptables"
+)]
 fn ka_server_with_keepalive_drops_a_vanished_client() {
     if !in_private_netns("ka_server_with_keepalive_drops_a_vanished_client") {
         return;

@@ -5,6 +5,10 @@
 use std::process::Command;
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: network namespaces, veth and iptables"
+)]
 fn every_pair_through_every_fate_is_ok() {
     let root = env!("CARGO_MANIFEST_DIR");
     let bin = common_bin_dir();

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::procs::sig;
+
 use common::procs::{assert_about, server, wait_until, Prog};
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -79,12 +81,13 @@ fn server_connects_back_to_the_address_the_data_came_from_and_echoes() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_killed_client_says_server_terminated() {
     let (mut srv, port) = server("hb_server1", &T);
     let mut cli = client1(port);
     srv.expect_line("accepted", S);
     cli.expect_line("reader started on shb", S);
-    srv.signal(libc::SIGKILL);
+    srv.signal(sig::SIGKILL);
     let (_, line) = cli.expect_line("server terminated (", S);
     assert!(
         line.ends_with("] hb_client1: server terminated (sdata)")
@@ -95,12 +98,13 @@ fn server_killed_client_says_server_terminated() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_hung_client_declares_death_after_idle_plus_probes_intervals() {
     let (srv, port) = server("hb_server1", &T);
     let mut cli = client1(port);
     cli.expect_line("sending heartbeat #1", S);
     cli.expect_line("read 1 bytes on shb", S);
-    srv.signal(libc::SIGSTOP);
+    srv.signal(sig::SIGSTOP);
     let (_, dead) = cli.expect_line("connection dead", S);
     assert!(dead.ends_with("] hb_client1: connection dead"), "{dead}");
     assert_about(
@@ -112,11 +116,12 @@ fn server_hung_client_declares_death_after_idle_plus_probes_intervals() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn client_hung_server_declares_death_after_idle_plus_probes_plus_one_intervals() {
     let (mut srv, port) = server("hb_server1", &T);
     let cli = client1(port);
     srv.expect_line("read 1 bytes on shb", S);
-    cli.signal(libc::SIGSTOP);
+    cli.signal(sig::SIGSTOP);
     let (_, m1) = srv.expect_line("missed heartbeat #1", S);
     let (_, dead) = srv.expect_line("connection dead", S);
     assert!(dead.contains("] hb_server1: 127.0.0.1:"), "{dead}");
@@ -156,6 +161,10 @@ fn traffic_on_the_data_connection_resets_the_count() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs Linux: errno numbers are Linux's"
+)]
 fn bad_handshakes_end_only_their_own_connection() {
     let (mut srv, port) = server("hb_server1", &T);
     // One byte, then nothing: bounded by the first window (0.5 s), not for ever.
@@ -189,6 +198,7 @@ fn bad_handshakes_end_only_their_own_connection() {
 }
 
 #[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: reads /proc")]
 fn fifty_clients_then_resources_return() {
     let (srv, port) = server("hb_server1", &["--idle", "5", "--interval", "1"]);
     let (threads0, fds0) = (srv.threads(), srv.fds());

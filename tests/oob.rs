@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::procs::sig;
+
 use common::procs::{server, stamp, Prog, LATE};
 use std::io::{Read, Write};
 use std::process::Stdio;
@@ -73,11 +75,12 @@ fn urgent_heartbeats_are_answered_beside_a_steady_data_stream() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_hung_client_says_server_is_unreachable_within_its_window() {
     let (srv, port) = server("hb_server_oob", &T);
     let mut cli = client(port, Stdio::piped(), Stdio::null());
     cli.expect_line("from the server", S);
-    srv.signal(libc::SIGSTOP);
+    srv.signal(sig::SIGSTOP);
     let (_, line) = cli.expect_line("server is unreachable", S);
     assert!(
         line.ends_with("] hb_client_oob: server is unreachable"),
@@ -93,11 +96,12 @@ fn server_hung_client_says_server_is_unreachable_within_its_window() {
 }
 
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn client_hung_server_says_no_probes_from_client() {
     let (mut srv, port) = server("hb_server_oob", &T);
     let cli = client(port, Stdio::piped(), Stdio::null());
     srv.expect_line("urgent byte '1'", S);
-    cli.signal(libc::SIGSTOP);
+    cli.signal(sig::SIGSTOP);
     let (_, line) = srv.expect_line("no probes from client", S);
     assert!(
         line.contains("] hb_server_oob: 127.0.0.1:"),
@@ -115,11 +119,12 @@ fn client_hung_server_says_no_probes_from_client() {
 /// normal stream is never read (only the byte itself, out of band), and a socket closed with
 /// unread data is reset. Either way the client ends at once and says so.
 #[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
 fn server_killed_client_ends_at_once() {
     let (srv, port) = server("hb_server_oob", &T);
     let mut cli = client(port, Stdio::piped(), Stdio::null());
     cli.expect_line("from the server", S);
-    srv.signal(libc::SIGKILL);
+    srv.signal(sig::SIGKILL);
     let (_, line) = cli.expect_line("hb_client_oob: ", S);
     let line = if line.contains("debug:") {
         cli.wait_exit(S);

@@ -4,6 +4,10 @@
 
 pub mod procs;
 
+// Tests that cannot run on every system say why with `#[cfg_attr(…, ignore = "…")]`:
+// off Unix, "needs Unix signals" (they hang a program with SIGSTOP or kill it); off Linux,
+// "needs Linux: …" (/proc, network namespaces and iptables, or a Linux-only option).
+
 use std::io::{self, Read};
 
 /// xorshift64*: deterministic, seedable, no dependency.
@@ -144,12 +148,12 @@ pub fn in_private_netns(test: &str) -> bool {
     let reason = if !missing.is_empty() {
         format!("missing {}", missing.join(", "))
     } else {
+        #[cfg(unix)]
         // SAFETY: geteuid has no preconditions.
-        let flags = if unsafe { libc::geteuid() } == 0 {
-            "-n"
-        } else {
-            "-rn"
-        };
+        let root = unsafe { libc::geteuid() } == 0;
+        #[cfg(not(unix))]
+        let root = false;
+        let flags = if root { "-n" } else { "-rn" };
         match run(flags) {
             Ok(st) if st.success() => return false,
             Ok(st) if st.code() == Some(101) => panic!("{test} failed inside the namespace"),

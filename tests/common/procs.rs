@@ -7,6 +7,23 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Signal numbers for [`Prog::signal`]. Hanging (`SIGSTOP`) or killing a peer by signal needs
+/// Unix: the tests that do are ignored elsewhere, with that reason.
+#[cfg(unix)]
+pub mod sig {
+    #[allow(unused_imports)]
+    pub use libc::{SIGCONT, SIGKILL, SIGPIPE, SIGSTOP};
+}
+/// See the Unix module: the values only let the tests compile.
+#[cfg(not(unix))]
+#[allow(dead_code)]
+pub mod sig {
+    pub const SIGKILL: i32 = 9;
+    pub const SIGPIPE: i32 = 13;
+    pub const SIGCONT: i32 = 18;
+    pub const SIGSTOP: i32 = 19;
+}
+
 /// Path of a built program: target/<profile>/NAME, beside this test's deps/ folder.
 pub fn bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
@@ -122,9 +139,15 @@ impl Prog {
             .expect("port in listening line")
     }
 
+    /// `kill(pid, sig)`: Unix only (the tests that call it are ignored elsewhere).
     pub fn signal(&self, sig: i32) {
+        #[cfg(unix)]
         // SAFETY: kill(2) on our own child's pid; no memory is touched.
-        unsafe { libc::kill(self.pid(), sig) };
+        unsafe {
+            libc::kill(self.pid(), sig)
+        };
+        #[cfg(not(unix))]
+        panic!("signal {sig}: needs Unix (this test should be ignored here)");
     }
 
     /// Wait for exit up to `limit`: Some(status code), None if still running.
@@ -161,7 +184,8 @@ impl Prog {
 
 impl Drop for Prog {
     fn drop(&mut self) {
-        self.signal(libc::SIGCONT);
+        #[cfg(unix)]
+        self.signal(sig::SIGCONT);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -237,6 +261,7 @@ impl Prog {
 }
 
 /// Raise this process's descriptor limit to its hard limit (children inherit it).
+#[cfg(unix)]
 pub fn raise_fd_limit() -> u64 {
     let mut r = libc::rlimit {
         rlim_cur: 0,
@@ -249,6 +274,12 @@ pub fn raise_fd_limit() -> u64 {
         libc::setrlimit(libc::RLIMIT_NOFILE, &r);
     }
     r.rlim_cur
+}
+
+/// Windows has no descriptor limit of this kind.
+#[cfg(not(unix))]
+pub fn raise_fd_limit() -> u64 {
+    u64::MAX
 }
 
 /// Close `s` with an RST instead of a FIN (SO_LINGER with a zero timeout).
