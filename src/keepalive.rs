@@ -95,8 +95,8 @@ pub fn system_defaults() -> io::Result<Defaults> {
     os::defaults()
 }
 
-/// What the kernel reports after setting; `Err` where the platform cannot tell (Windows
-/// cannot read `SIO_KEEPALIVE_VALS` back).
+/// What the kernel reports after setting; `Err` where the system cannot tell (Windows before
+/// 10 1709, and Wine, cannot read the timings back).
 #[derive(Debug)]
 pub struct Effective {
     /// `SO_KEEPALIVE` read back.
