@@ -12,8 +12,8 @@
 
 use heartbeat::cli::{self, Extra, Kind, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::keepalive;
 use heartbeat::net;
+use heartbeat::{failover, keepalive};
 
 const SPEC: Spec = Spec::keepalive(
     "ka_client",
@@ -40,22 +40,13 @@ fn main() {
         say(&line);
     }
 
+    let peer = s.peer_addr().ok(); // gone with the connection: ask now
     let (ending, result, since) = keepalive::wait_for_end(&s);
     say(&keepalive::describe_end(&ending, &result, since, "server"));
 
     // Seed 002: tcpkeepalive_vm_start() — the backup takes over.
     if let Some(cmd) = a.on_dead {
-        say(&format!("running --on-dead: {cmd}"));
-        #[cfg(windows)]
-        let status = std::process::Command::new("cmd")
-            .args(["/C", &cmd])
-            .status();
-        #[cfg(not(windows))]
-        let status = std::process::Command::new("sh").args(["-c", &cmd]).status();
-        match status {
-            Ok(st) => std::process::exit(st.code().unwrap_or(1)),
-            Err(e) => die(Some(&e), "cannot run --on-dead"),
-        }
+        std::process::exit(failover::run(&cmd, &ending, peer, since));
     }
     std::process::exit(1);
 }

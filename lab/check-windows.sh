@@ -58,7 +58,7 @@ start() {
 # port FILE: wait (up to 15 s) for the server's "listening on" line; prints the port.
 port_of() {
     for _ in $(seq 150); do
-        p=$(sed -n 's/.*listening on [0-9.:]*:\([0-9][0-9]*\)$/\1/p' "$1" | head -1)
+        p=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$1" | head -1)
         [ -n "$p" ] && { echo "$p"; return 0; }
         sleep 0.1
     done

@@ -11,7 +11,7 @@ trap 'kill -CONT $srv 2>/dev/null; kill $srv $cli 2>/dev/null; wait 2>/dev/null;
 RUST_LOG=debug ./hb_server -t --idle 2 --interval 1 0 2>"$log/server" &
 srv=$!
 for _ in $(seq 50); do grep -q 'listening on' "$log/server" && break; sleep 0.1; done
-port=$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$log/server" | head -1)
+port=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$log/server" | head -1)
 [ -n "$port" ] || { echo "demo: the server did not start"; cat "$log/server"; exit 1; }
 
 echo "\$ ./hb_server --idle 2 --interval 1 $port          (pid $srv)"

@@ -9,11 +9,13 @@
 //! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` and Stevens' `alarm` clock |
 //! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
 //! | [`writer`] | their `send` calls that may block, each connection's on a thread of its own |
+//! | [`gate`] | `accept`, with a descriptor in reserve for when the process runs out |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
 //! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
 //! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
 //! | [`wait`] | `select` on one socket with a timeout: urgent data, a bounded `accept`, a send that must not wait |
+//! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
@@ -22,6 +24,8 @@
 
 pub mod cli;
 pub mod error;
+pub mod failover;
+pub mod gate;
 pub mod keepalive;
 pub mod lab;
 pub mod message;

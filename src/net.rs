@@ -108,7 +108,7 @@ fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
 }
 
 /// Set up a TCP server (`tcp_server`): `SO_REUSEADDR`, bind, listen with [`NLISTEN`].
-/// `host` `None` listens on every IPv4 address, as `INADDR_ANY`.
+/// `host` `None` listens on every address, IPv4 (`INADDR_ANY`, as the C) and IPv6 alike.
 pub fn tcp_server(host: Option<&str>, service: &str) -> io::Result<TcpListener> {
     tcp_server_backlog(host, service, NLISTEN)
 }
@@ -124,13 +124,55 @@ pub fn tcp_server_backlog(
     backlog: i32,
 ) -> io::Result<TcpListener> {
     let local = set_address(host, service, "tcp")?;
-    let s = tcp_socket(&local)?;
+    if host.is_none() {
+        // INADDR_ANY is IPv4 only: `hb_client ::1 9000` would be refused. IPv6's any address
+        // with IPV6_V6ONLY off takes both (IPv4 clients arrive as ::ffff:a.b.c.d, shown as
+        // a.b.c.d by `canonical`); a host without IPv6 gets IPv4 alone.
+        let any6 = SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), local.port());
+        match listen_on(&any6, backlog, true) {
+            Ok(l) => return Ok(l),
+            Err(e) if no_ipv6(&e) => log::debug!("no IPv6 here ({e}): listening on IPv4 only"),
+            Err(e) => return Err(e),
+        }
+    }
+    listen_on(&local, backlog, false)
+}
+
+/// `socket`, `SO_REUSEADDR`, (`IPV6_V6ONLY` off), `bind`, `listen`.
+fn listen_on(local: &SocketAddr, backlog: i32, dual: bool) -> io::Result<TcpListener> {
+    let s = tcp_socket(local)?;
     s.set_reuse_address(true)
         .map_err(|e| context(e, "setsockopt failed"))?;
-    s.bind(&local.into())
+    if dual {
+        s.set_only_v6(false)
+            .map_err(|e| context(e, "setsockopt failed"))?;
+    }
+    s.bind(&(*local).into())
         .map_err(|e| context(e, "bind failed"))?;
     s.listen(backlog).map_err(|e| context(e, "listen failed"))?;
     Ok(s.into())
+}
+
+/// Whether `e` says this host has no IPv6 (no such family, or no `::` address to bind).
+fn no_ipv6(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    const NO_FAMILY: [i32; 2] = [libc::EAFNOSUPPORT, libc::EPROTONOSUPPORT];
+    #[cfg(not(unix))]
+    const NO_FAMILY: [i32; 2] = [10047, 10043]; // WSAEAFNOSUPPORT, WSAEPROTONOSUPPORT
+    e.kind() == io::ErrorKind::AddrNotAvailable
+        || crate::error::os_errno(e).is_some_and(|n| NO_FAMILY.contains(&n))
+}
+
+/// A peer as people write it: an IPv4 client of a dual-stack listener (`[::ffff:127.0.0.1]:
+/// 40000`) as `127.0.0.1:40000`; any other address as it is.
+pub fn canonical(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => peer,
+        },
+        v4 => v4,
+    }
 }
 
 /// `accept` with a time limit: the next connection, or `None` when `limit` passes first.

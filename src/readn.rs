@@ -57,10 +57,19 @@ pub fn readvrec<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize
         return Ok(0);
     }
     let reclen = u32::from_be_bytes(len) as u64;
-    if reclen > buf.len() as u64 {
+    let room = buf.len();
+    if reclen > room as u64 {
+        // Discard the record in buffer-sized pieces, the last one only what is left (as the
+        // C's `if ( reclen < len ) len = reclen;`). An empty buffer would make no progress
+        // (the C spins there for ever): a small scratch buffer stands in for it.
+        let mut scratch = [0u8; 512];
+        let buf = if buf.is_empty() {
+            &mut scratch[..]
+        } else {
+            buf
+        };
         let mut left = reclen;
         while left > 0 {
-            // Never more than what is left of this record (the C reads `len` every time).
             let piece = left.min(buf.len() as u64) as usize;
             let got = readn(r, &mut buf[..piece])?;
             if got < piece {
@@ -70,10 +79,7 @@ pub fn readvrec<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize
         }
         return Err(io::Error::new(
             ErrorKind::InvalidData,
-            format!(
-                "record of {reclen} bytes does not fit the {}-byte buffer; discarded",
-                buf.len()
-            ),
+            format!("record of {reclen} bytes does not fit the {room}-byte buffer; discarded"),
         ));
     }
     let reclen = reclen as usize;

@@ -15,6 +15,7 @@
 //! about 8 000 clients, and beyond that the Rust runtime would abort the whole process.
 
 use crate::cli::{self, Server, Spec};
+use crate::gate::Gate;
 use crate::{error, net};
 use log::debug;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -72,17 +73,24 @@ where
     let handle = Arc::new(handle);
     let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
+    let mut gate = if once { Gate::plain() } else { Gate::new() };
     loop {
-        let (stream, peer) = match listener.accept() {
+        let (stream, peer) = match gate.accept(&listener) {
             Ok(c) => c,
+            // The C: error( 1, errno, "accept failed" ).
+            Err(e) if once => error::die(Some(&e), "accept failed"),
             Err(e) => {
-                // EMFILE, ECONNABORTED…: the C exits; a server for a class goes on.
+                // ECONNABORTED, ENOBUFS…: a server for a class goes on.
                 error::error(0, Some(&e), "accept failed");
                 thread::sleep(Duration::from_millis(100));
                 continue;
             }
         };
+        let peer = net::canonical(peer);
         debug!("{peer}: accepted");
+        if let Err(e) = bound_buffers(&stream) {
+            debug!("{peer}: SO_SNDBUF/SO_RCVBUF not set: {e}");
+        }
         if once {
             return handle(stream, peer);
         }
@@ -114,6 +122,22 @@ where
             error::error(0, Some(&e), &format!("{peer}: cannot start a thread"));
         }
     }
+}
+
+/// What each of a connection's buffers may hold: the kernel doubles the asked 32 KiB to
+/// 64 KiB, 32 of the largest message (`msg_t`, 2004 bytes). Left to autotuning, a client that
+/// sends but stops reading pins up to `tcp_wmem`'s maximum (4 MiB by default) in the
+/// server's send queue and up to `tcp_rmem`'s (6 MiB) in its receive queue, which fills once
+/// the answers cannot go out — kernel memory held until the connection ends.
+pub const BUFFER: usize = 32 * 1024;
+
+/// Give an accepted connection send and receive buffers of [`BUFFER`].
+#[doc(alias = "SO_SNDBUF")]
+#[doc(alias = "SO_RCVBUF")]
+pub fn bound_buffers(s: &TcpStream) -> std::io::Result<()> {
+    let s = socket2::SockRef::from(s);
+    s.set_send_buffer_size(BUFFER)?;
+    s.set_recv_buffer_size(BUFFER)
 }
 
 /// Memory maps each thread costs: its stack and guard page, and the signal stack and guard

@@ -334,3 +334,18 @@ fn a_line_exactly_the_limit_fits() {
     );
     assert_eq!(r.read_line(&mut buf).unwrap(), 0);
 }
+
+/// With an empty buffer the C `readvrec`'s discard loop reads 0 bytes for ever; the port
+/// discards the record and the next one is intact.
+#[test]
+fn readvrec_with_an_empty_buffer_discards_and_goes_on() {
+    let mut data = record(&[7u8; 3]);
+    data.extend(record(b"next"));
+    let mut r = ChunkReader::new(data, Chunks::Whole, 0, 1);
+    let e = readvrec(&mut r, &mut []).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains("the 0-byte buffer"), "{e}");
+    let mut buf = [0u8; 8];
+    assert_eq!(readvrec(&mut r, &mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"next");
+}

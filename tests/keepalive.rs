@@ -200,8 +200,11 @@ fn killed_peer_is_terminated_and_on_dead_runs_exactly_once() {
     let dir = std::env::temp_dir().join(format!("hb-ondead-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("ran");
-    let cmd = format!("echo backup takes over >> {}; exit 7", log.display());
-    let (srv, mut cli, _) = pair(&["--on-dead", &cmd]);
+    let cmd = format!(
+        "echo \"backup takes over: $HB_REASON $HB_PEER $HB_SINCE\" >> {}; exit 7",
+        log.display()
+    );
+    let (srv, mut cli, port) = pair(&["--on-dead", &cmd]);
     srv.signal(sig::SIGKILL);
     let (_, line) = cli.expect_line("server terminated", S);
     assert!(seconds_after_last_byte(&line) < 1.0, "{line}");
@@ -211,11 +214,23 @@ fn killed_peer_is_terminated_and_on_dead_runs_exactly_once() {
         "the command's status is the program's"
     );
     cli.expect_line("running --on-dead", S);
-    assert_eq!(
-        std::fs::read_to_string(&log).unwrap(),
-        "backup takes over\n"
+    let ran = std::fs::read_to_string(&log).unwrap();
+    let prefix = format!("backup takes over: terminated 127.0.0.1:{port} 0.");
+    assert!(
+        ran.starts_with(&prefix) && ran.lines().count() == 1,
+        "{ran:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An `--on-dead` command killed by a signal is said to be, and the status is 128 + N.
+#[test]
+#[cfg_attr(not(unix), ignore = "needs Unix signals (SIGSTOP, SIGKILL, SIGPIPE)")]
+fn on_dead_killed_by_a_signal_is_reported_as_such() {
+    let (srv, mut cli, _) = pair(&["--on-dead", "kill -TERM $$"]);
+    srv.signal(sig::SIGKILL);
+    assert_eq!(cli.wait_exit(S), Some(128 + 15), "{:?}", cli.said());
+    cli.expect_line("--on-dead command killed by signal 15 (Terminated)", S);
 }
 
 #[test]
