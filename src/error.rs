@@ -19,7 +19,11 @@
 //! C `INIT()` macro); `-t` prefixes each line with the seconds since start, so detection
 //! times can be read straight off the output. Library functions that fail in an OS call
 //! wrap the `io::Error` with the C text of the failing step ([`context`]), so that
-//! `tcp_client` failing prints `connect failed: Connection refused (111)` exactly like C.
+//! `tcp_client` failing prints `hb_client: connect failed: Connection refused (111)`, in the
+//! programs' own shape. The C helpers in `readn.c` differ there: they call glibc's
+//! `error(3)`, which prints the name as invoked and no errno (`./hb_client: connect failed:
+//! Connection refused`), and a blank line after `unknown host: X` (the article's message
+//! ends in `\n`). README, "The programs and their C originals", says so.
 
 use std::fmt;
 use std::io::{self, Write};
