@@ -221,3 +221,38 @@ fn fifty_clients_then_resources_return() {
         srv.fds()
     );
 }
+
+/// A client names the port of a chatty service on its own address (an SMTP-like banner that
+/// answers every line): hb_server1 connects there, and must not reflect the service's bytes
+/// back to it. Before the fix: 13.4 MB in 13 s, never ended.
+#[test]
+fn a_chatty_local_service_is_not_fed_its_own_bytes() {
+    let (mut srv, port) = server("hb_server1", &T);
+    let service = TcpListener::bind("127.0.0.1:0").unwrap();
+    let service_port = service.local_addr().unwrap().port();
+    let got = std::thread::spawn(move || {
+        let (mut s, _) = service.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        s.write_all(b"220 mail.example ESMTP ready\r\n").unwrap();
+        let (mut total, end) = (0usize, std::time::Instant::now() + Duration::from_secs(3));
+        let mut buf = [0u8; 4096];
+        while std::time::Instant::now() < end {
+            match s.read(&mut buf) {
+                Ok(0) => break, // the link ended
+                Ok(n) => {
+                    total += n;
+                    let _ = s.write_all(b"250 ok\r\n"); // answer everything
+                }
+                Err(_) => {}
+            }
+        }
+        total
+    });
+    let mut sdata = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sdata.write_all(&service_port.to_be_bytes()).unwrap();
+    let received = got.join().unwrap();
+    assert!(received < 4096, "the service received {received} bytes");
+    let (_, line) = srv.expect_line("on the heartbeat link", S);
+    assert!(line.contains("byte 0x32"), "{line}"); // '2' of "220"
+}
