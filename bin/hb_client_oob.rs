@@ -16,7 +16,7 @@
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::die;
 use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink};
-use heartbeat::{net, oob, writer};
+use heartbeat::{net, writer};
 use std::sync::Arc;
 
 const SPEC: Spec = Spec::stevens(
@@ -29,7 +29,7 @@ fn main() {
     let a = cli::client(&SPEC);
     let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
     // The urgent byte queues behind the buffers: keep them short.
-    if let Err(e) = oob::bound_buffers(&servfd) {
+    if let Err(e) = net::bound_buffers(&servfd) {
         die(Some(&e), "setsockopt failed");
     }
     let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };

@@ -11,7 +11,7 @@
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink};
-use heartbeat::{oob, server};
+use heartbeat::server;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -23,10 +23,8 @@ const SPEC: Spec = Spec::stevens(
 
 fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let (label, peer) = (peer.to_string(), Peer(peer));
-    // The urgent answer queues behind the buffers: keep them short.
-    if let Err(e) = oob::bound_buffers(&connfd) {
-        return peer.fail(&e, "setsockopt failed");
-    }
+    // The urgent answer queues behind the buffers: server::serve has bounded them
+    // (net::bound_buffers), as for every server connection.
     let connfd = Arc::new(connfd);
     // The answerer's window with no idle time: (probes + 1) × interval after the last probe.
     let mut mon = Monitor::new(a.timing.answerer(), &label);

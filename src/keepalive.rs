@@ -158,8 +158,8 @@ pub fn enable(s: &TcpStream, want: &Settings) -> io::Result<Option<String>> {
 }
 
 /// Set `TCP_USER_TIMEOUT` (Linux; [`os::USER_TIMEOUT`] elsewhere): the longest sent data may
-/// stay unacknowledged. Returns the value read back.
-pub fn set_user_timeout(s: &TcpStream, timeout: Duration) -> io::Result<Option<Duration>> {
+/// stay unacknowledged.
+pub fn set_user_timeout(s: &TcpStream, timeout: Duration) -> io::Result<()> {
     os::set_user_timeout(s, timeout)
 }
 
@@ -237,23 +237,16 @@ pub fn apply(
     let mut user = None;
     if let Some(t) = user_timeout {
         let name = os::USER_TIMEOUT;
-        match set_user_timeout(s, t) {
-            Ok(back) if cfg!(any(target_os = "linux", target_os = "android")) => {
-                user = back;
-                lines.push(format!(
-                    "{name} {} ms; read back {} ms",
-                    t.as_millis(),
-                    back.map_or(0, |d| d.as_millis())
-                ))
-            }
+        // Linux takes milliseconds; the equivalents elsewhere whole seconds.
+        let shown = |d: Duration| match cfg!(any(target_os = "linux", target_os = "android")) {
+            true => format!("{} ms", d.as_millis()),
+            false => format!("{} s", d.as_secs_f64().ceil()),
+        };
+        match set_user_timeout(s, t).and_then(|()| user_timeout_of(s)) {
             Ok(back) => {
                 user = back;
-                lines.push(format!(
-                    "{name} {} s (whole seconds; asked {:.3} s); read back {} s",
-                    t.as_secs_f64().ceil(),
-                    t.as_secs_f64(),
-                    back.map_or(0, |d| d.as_secs())
-                ))
+                let back = shown(back.unwrap_or_default());
+                lines.push(format!("{name} {}; read back {back}", shown(t)));
             }
             Err(e) => lines.push(format!(
                 "{name} not set: {}; going on without it",

@@ -220,6 +220,27 @@ pub fn accept_within(
     }
 }
 
+/// What each of a connection's buffers may hold; the kernel doubles the asked 32 KiB to
+/// 64 KiB, room for 32 of the largest message (`msg_t`, 2004 bytes). Every server connection
+/// and the OOB client get it, for two reasons:
+/// - kernel memory: left to autotuning, a client that sends but stops reading pins up to
+///   `tcp_wmem`'s maximum (4 MiB by default) in the server's send queue and up to
+///   `tcp_rmem`'s (6 MiB) in its receive queue, until the connection ends;
+/// - urgent data: an urgent byte is queued after every byte already in the send buffer, so
+///   the buffer bounds how long it waits for a peer that reads slowly (64 KiB at 1 MB/s is
+///   64 ms, 4 MiB would be seconds), and the receive buffer bounds what a reader must take
+///   in to reach an urgent mark.
+pub const BUFFER: usize = 32 * 1024;
+
+/// Give `s` send and receive buffers of [`BUFFER`].
+#[doc(alias = "SO_SNDBUF")]
+#[doc(alias = "SO_RCVBUF")]
+pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
+    let s = socket2::SockRef::from(s);
+    s.set_send_buffer_size(BUFFER)?;
+    s.set_recv_buffer_size(BUFFER)
+}
+
 /// Set up a TCP client (`tcp_client`): resolve and connect.
 pub fn tcp_client(host: &str, service: &str) -> io::Result<TcpStream> {
     let peer = set_address(Some(host), service, "tcp")?;

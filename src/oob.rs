@@ -42,7 +42,7 @@
 //!
 //! Limits of TCP urgent data that students can watch here: the urgent byte travels *in* the
 //! stream, so it waits behind what the sender's send buffer already holds (both programs
-//! bound their buffers, [`BUFFER`]) and cannot pass a receive window that a reader which
+//! bound their buffers, [`crate::net::BUFFER`]) and cannot pass a receive window that a reader which
 //! stopped reading has closed. And a connection has one urgent mark: when a new mark arrives
 //! before the reader's normal reads have reached the old one, the kernel forgets the old
 //! byte's place, and the byte — already taken out of band — is read again as normal data.
@@ -65,20 +65,6 @@ use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
-
-/// Send and receive buffers of an OOB connection (the kernel doubles them for its
-/// bookkeeping). An urgent byte is queued after every byte already in the send buffer, so
-/// the buffer bounds how long it waits for a peer that reads slowly: 64 KiB at 1 MB/s is
-/// 64 ms, where an autotuned buffer of 4 MiB would hold the heartbeat back for seconds. The
-/// receive buffer bounds what the reader must take in to reach an urgent mark.
-pub const BUFFER: usize = 32 * 1024;
-
-/// Give `s` the buffers of an OOB connection ([`BUFFER`]).
-pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
-    let s = socket2::SockRef::from(s);
-    s.set_send_buffer_size(BUFFER)?;
-    s.set_recv_buffer_size(BUFFER)
-}
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
 const HELD_RETRY: Duration = Duration::from_millis(20);

@@ -88,7 +88,7 @@ where
         };
         let peer = net::canonical(peer);
         debug!("{peer}: accepted");
-        if let Err(e) = bound_buffers(&stream) {
+        if let Err(e) = net::bound_buffers(&stream) {
             debug!("{peer}: SO_SNDBUF/SO_RCVBUF not set: {e}");
         }
         if once {
@@ -122,22 +122,6 @@ where
             error::error(0, Some(&e), &format!("{peer}: cannot start a thread"));
         }
     }
-}
-
-/// What each of a connection's buffers may hold: the kernel doubles the asked 32 KiB to
-/// 64 KiB, 32 of the largest message (`msg_t`, 2004 bytes). Left to autotuning, a client that
-/// sends but stops reading pins up to `tcp_wmem`'s maximum (4 MiB by default) in the
-/// server's send queue and up to `tcp_rmem`'s (6 MiB) in its receive queue, which fills once
-/// the answers cannot go out — kernel memory held until the connection ends.
-pub const BUFFER: usize = 32 * 1024;
-
-/// Give an accepted connection send and receive buffers of [`BUFFER`].
-#[doc(alias = "SO_SNDBUF")]
-#[doc(alias = "SO_RCVBUF")]
-pub fn bound_buffers(s: &TcpStream) -> std::io::Result<()> {
-    let s = socket2::SockRef::from(s);
-    s.set_send_buffer_size(BUFFER)?;
-    s.set_recv_buffer_size(BUFFER)
 }
 
 /// Memory maps each thread costs: its stack and guard page, and the signal stack and guard

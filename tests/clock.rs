@@ -107,11 +107,7 @@ fn oob_server_hung_while_stdin_streams_is_declared_unreachable_within_the_bound(
     });
     std::thread::sleep(Duration::from_millis(1500));
     cli.drain(Duration::ZERO);
-    let answered = cli
-        .seen
-        .iter()
-        .filter(|(_, l)| l.contains("from the server"))
-        .count();
+    let answered = cli.count("from the server");
     assert!(answered >= 4, "answers flow beside the stream: {answered}");
     srv.signal(sig::SIGSTOP);
     let (_, line) = cli.expect_line("server is unreachable", S);
@@ -201,11 +197,7 @@ fn oob_server_answers_urgent_bytes_while_its_client_reads_slowly() {
     let _stdin = feeder.join().unwrap();
     cli.drain(Duration::from_millis(100));
     srv.drain(Duration::from_millis(100));
-    let answered = cli
-        .seen
-        .iter()
-        .filter(|(_, l)| l.contains("from the server"))
-        .count();
+    let answered = cli.count("from the server");
     assert!(answered >= 6, "urgent answers kept coming: {answered}");
     for p in [&cli, &srv] {
         let bad = ["unreachable", "no probes", "failure"];

@@ -23,10 +23,6 @@ fn client(port: u16, stdin: Stdio, stdout: Stdio) -> Prog {
     })
 }
 
-fn count(p: &Prog, text: &str) -> usize {
-    p.seen.iter().filter(|(_, l)| l.contains(text)).count()
-}
-
 #[test]
 fn urgent_heartbeats_are_answered_beside_a_steady_data_stream() {
     let (mut srv, port) = server("hb_server_oob", &T);
@@ -52,9 +48,9 @@ fn urgent_heartbeats_are_answered_beside_a_steady_data_stream() {
     std::thread::sleep(Duration::from_millis(300));
     cli.drain(Duration::from_millis(50));
     srv.drain(Duration::from_millis(50));
-    let sent = count(&cli, "sending urgent byte");
-    let answered = count(&cli, "from the server");
-    let got = count(&srv, "urgent byte '1'");
+    let sent = cli.count("sending urgent byte");
+    let answered = cli.count("from the server");
+    let got = srv.count("urgent byte '1'");
     assert!(
         sent >= 15,
         "the heartbeat ran during the transfer: {sent} sent"

@@ -236,7 +236,7 @@ fn a_client_that_stops_reading_pins_a_bounded_send_buffer() {
     std::thread::sleep(Duration::from_millis(300));
     let queues = kernel_queues(port);
     assert_eq!(queues.len(), 10, "{queues:?}");
-    let limit = 2 * heartbeat::server::BUFFER as u64 + 4096;
+    let limit = 2 * heartbeat::net::BUFFER as u64 + 4096;
     let total: u64 = queues.iter().map(|[w, r, _, _]| w + r).sum();
     for &[w, r, tb, rb] in &queues {
         assert!(tb <= limit && rb <= limit, "buffers {tb}, {rb}: {queues:?}");

@@ -155,82 +155,65 @@ pub fn defaults() -> io::Result<Defaults> {
     windows
 )))]
 pub fn defaults() -> io::Result<Defaults> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "no known source on this system",
-    ))
+    Err(unsupported("no known source"))
 }
 
-/// `setsockopt(IPPROTO_TCP, opt, &value)` when `set`, then `getsockopt` of the same int.
-#[cfg(windows)]
+/// What a system without a source or an option says.
+#[allow(dead_code)] // only some systems lack something
+fn unsupported(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, format!("{what} on this system"))
+}
+
+/// `setsockopt(IPPROTO_TCP, opt, &value)` when `set`, then `getsockopt` of the same int: the
+/// options socket2 does not wrap on macOS and Windows.
+#[cfg(any(target_os = "macos", windows))]
 fn tcp_int(s: &TcpStream, opt: i32, set: Option<i32>) -> io::Result<i32> {
-    use std::os::windows::io::AsRawSocket;
-    use windows_sys::Win32::Networking::WinSock::{
-        getsockopt, setsockopt, WSAGetLastError, IPPROTO_TCP,
+    #[cfg(target_os = "macos")]
+    use {
+        libc::{getsockopt, setsockopt, IPPROTO_TCP},
+        std::os::fd::AsRawFd as _,
     };
-    let sock = s.as_raw_socket() as _;
-    // SAFETY: no preconditions.
-    let last = || io::Error::from_raw_os_error(unsafe { WSAGetLastError() });
-    if let Some(v) = set {
-        // SAFETY: an int (DWORD) and its length, for one call on a socket we hold.
-        let rc = unsafe { setsockopt(sock, IPPROTO_TCP, opt, &v as *const i32 as *const u8, 4) };
-        if rc != 0 {
-            return Err(last());
+    #[cfg(windows)]
+    use {
+        std::os::windows::io::AsRawSocket as _,
+        windows_sys::Win32::Networking::WinSock::{getsockopt, setsockopt, IPPROTO_TCP},
+    };
+    #[cfg(windows)]
+    let sock = s.as_raw_socket() as windows_sys::Win32::Networking::WinSock::SOCKET;
+    #[cfg(target_os = "macos")]
+    let sock = s.as_raw_fd();
+    // WSAGetLastError is GetLastError on Windows, which last_os_error reads.
+    let check = |rc: i32| {
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
         }
+    };
+    let size = std::mem::size_of::<i32>();
+    if let Some(v) = set {
+        // SAFETY: an int and its length, for one call on a socket we hold.
+        check(unsafe { setsockopt(sock, IPPROTO_TCP, opt, (&v as *const i32).cast(), size as _) })?;
     }
-    let (mut v, mut len) = (0i32, 4i32);
+    let (mut v, mut len) = (0i32, size as _);
     // SAFETY: an int out buffer and its length, for one call on a socket we hold.
-    let rc = unsafe {
+    check(unsafe {
         getsockopt(
             sock,
             IPPROTO_TCP,
             opt,
-            &mut v as *mut i32 as *mut u8,
+            (&mut v as *mut i32).cast(),
             &mut len,
         )
-    };
-    if rc != 0 {
-        return Err(last());
-    }
+    })?;
     Ok(v)
 }
 
-/// `setsockopt(IPPROTO_TCP, opt, &value)` when `set`, then `getsockopt` of the same int.
-#[cfg(target_os = "macos")]
-fn tcp_int(s: &TcpStream, opt: i32, set: Option<i32>) -> io::Result<i32> {
-    use std::os::fd::AsRawFd;
-    let fd = s.as_raw_fd();
-    let size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    if let Some(v) = set {
-        // SAFETY: an int and its length, for one call on a socket we hold.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                opt,
-                &v as *const i32 as *const _,
-                size,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    let (mut v, mut len) = (0 as libc::c_int, size);
-    // SAFETY: an int out buffer and its length, for one call on a socket we hold.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            opt,
-            &mut v as *mut i32 as *mut _,
-            &mut len,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(v)
+/// An option of whole seconds read back (`None` for 0: off).
+#[cfg(any(target_os = "macos", windows))]
+fn tcp_seconds(s: &TcpStream, opt: i32) -> io::Result<Option<Duration>> {
+    let v = tcp_int(s, opt, None)?;
+    Ok((v > 0).then(|| Duration::from_secs(v as u64)))
 }
 
 /// The user-timeout equivalents, in seconds: `TCP_MAXRT` (ws2ipdef.h: 5) on Windows,
@@ -241,12 +224,8 @@ const USER_TIMEOUT_OPT: i32 = if cfg!(windows) { 5 } else { 0x80 };
 /// `TCP_KEEPIDLE` read back.
 pub fn idle_of(s: &TcpStream) -> io::Result<Duration> {
     #[cfg(windows)]
-    return tcp_int(
-        s,
-        windows_sys::Win32::Networking::WinSock::TCP_KEEPIDLE,
-        None,
-    )
-    .map(|v| Duration::from_secs(v as u64));
+    return tcp_seconds(s, windows_sys::Win32::Networking::WinSock::TCP_KEEPIDLE)
+        .map(Option::unwrap_or_default);
     #[cfg(not(windows))]
     socket2::SockRef::from(s).tcp_keepalive_time()
 }
@@ -254,34 +233,21 @@ pub fn idle_of(s: &TcpStream) -> io::Result<Duration> {
 /// `TCP_KEEPINTVL` read back.
 pub fn interval_of(s: &TcpStream) -> io::Result<Duration> {
     #[cfg(windows)]
-    return tcp_int(
-        s,
-        windows_sys::Win32::Networking::WinSock::TCP_KEEPINTVL,
-        None,
-    )
-    .map(|v| Duration::from_secs(v as u64));
+    return tcp_seconds(s, windows_sys::Win32::Networking::WinSock::TCP_KEEPINTVL)
+        .map(Option::unwrap_or_default);
     #[cfg(not(windows))]
     socket2::SockRef::from(s).tcp_keepalive_interval()
 }
 
-/// Whole seconds for the options that take seconds, rounded up (never 0: that means "off").
-#[cfg_attr(any(target_os = "linux", target_os = "android"), allow(dead_code))]
-fn whole_seconds(t: Duration) -> u32 {
-    t.as_secs_f64().ceil().clamp(1.0, f64::from(i32::MAX)) as u32
-}
-
-/// Set [`USER_TIMEOUT`] to `t` and read it back (`None`: not set, the system's rules apply).
-pub fn set_user_timeout(s: &TcpStream, t: Duration) -> io::Result<Option<Duration>> {
+/// Set [`USER_TIMEOUT`] to `t`: milliseconds on Linux, whole seconds (rounded up, never 0,
+/// which means "off") on macOS and Windows.
+pub fn set_user_timeout(s: &TcpStream, t: Duration) -> io::Result<()> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        let sock = socket2::SockRef::from(s);
-        sock.set_tcp_user_timeout(Some(t))?;
-        sock.tcp_user_timeout()
-    }
+    return socket2::SockRef::from(s).set_tcp_user_timeout(Some(t));
     #[cfg(any(target_os = "macos", windows))]
     {
-        let back = tcp_int(s, USER_TIMEOUT_OPT, Some(whole_seconds(t) as i32))?;
-        Ok((back > 0).then(|| Duration::from_secs(back as u64)))
+        let secs = t.as_secs_f64().ceil().clamp(1.0, f64::from(i32::MAX)) as i32;
+        tcp_int(s, USER_TIMEOUT_OPT, Some(secs)).map(drop)
     }
     #[cfg(not(any(
         target_os = "linux",
@@ -291,22 +257,16 @@ pub fn set_user_timeout(s: &TcpStream, t: Duration) -> io::Result<Option<Duratio
     )))]
     {
         let _ = (s, t);
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "no such option on this system",
-        ))
+        Err(unsupported("no such option"))
     }
 }
 
-/// `TCP_USER_TIMEOUT` (or its equivalent) read back.
+/// [`USER_TIMEOUT`] read back (`None`: not set, the system's retransmission rules apply).
 pub fn user_timeout_of(s: &TcpStream) -> io::Result<Option<Duration>> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     return socket2::SockRef::from(s).tcp_user_timeout();
     #[cfg(any(target_os = "macos", windows))]
-    {
-        let back = tcp_int(s, USER_TIMEOUT_OPT, None)?;
-        Ok((back > 0).then(|| Duration::from_secs(back as u64)))
-    }
+    return tcp_seconds(s, USER_TIMEOUT_OPT);
     #[cfg(not(any(
         target_os = "linux",
         target_os = "android",
@@ -315,9 +275,6 @@ pub fn user_timeout_of(s: &TcpStream) -> io::Result<Option<Duration>> {
     )))]
     {
         let _ = s;
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "no such option on this system",
-        ))
+        Err(unsupported("no such option"))
     }
 }

@@ -117,6 +117,11 @@ impl Prog {
         }
     }
 
+    /// How many lines seen so far contain `text`.
+    pub fn count(&self, text: &str) -> usize {
+        self.seen.iter().filter(|(_, l)| l.contains(text)).count()
+    }
+
     /// The lines seen that are not debug output.
     pub fn said(&self) -> Vec<String> {
         self.seen
