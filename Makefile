@@ -1,7 +1,7 @@
 # heartbeat — build the programs as the article's Makefile does (./hb_server 9000),
 # and run every check.
 
-PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server hb_lab
+PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server hb_lab hb_wire
 CARGO ?= cargo
 
 .PHONY: all build test demo lab bench clean check-targets check-windows
@@ -44,10 +44,14 @@ check-windows:
 bench:
 	$(CARGO) bench --bench bench
 
-# The fault lab (docs/LAB.md): every pair through every fate in private network namespaces.
-# One run: make lab PAIR=ka SCENARIO=gone
+# The fault lab (docs/LAB.md): every pair through every fate, each across a wire of its own
+# (client, router, server in private network namespaces), checked against a packet capture.
+# One run, other settings: make lab PAIR=hb SCENARIO=hung IDLE=2 INTERVAL=1 PROBES=2
+# Knobs: PAIR SCENARIO IDLE INTERVAL PROBES USER_TIMEOUT WRITE DURATION FLAP NAT_IDLE LOSS
+# DELAY JITTER LAB_JOBS (runs at a time, default 4). An empty knob takes the lab's default.
+LAB_KNOBS = PAIR SCENARIO IDLE INTERVAL PROBES USER_TIMEOUT WRITE DURATION FLAP NAT_IDLE LOSS DELAY JITTER LAB_JOBS
 lab: all
-	PAIR="$(PAIR)" SCENARIO="$(SCENARIO)" bash lab/run.sh
+	@$(foreach k,$(LAB_KNOBS),$(k)="$($(k))") bash lab/run.sh
 
 clean:
 	$(CARGO) clean

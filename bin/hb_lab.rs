@@ -1,15 +1,35 @@
 //! `hb_lab DIR…` — read the run folders `lab/scenario.sh` left (target/lab/PAIR-FATE), print
-//! each run's sequence diagram and the table of SPEC §6, and write `target/lab.json`.
-//! Exits 1 when any verdict is not `ok`. `make lab` runs the scenarios, then this.
+//! each run's sequence diagram with what its capture saw, the table of SPEC §6, and write
+//! `target/lab.json`. Exits 1 when any verdict is not `ok`. `make lab` runs the scenarios,
+//! then this.
 
 use heartbeat::lab;
 use std::path::Path;
 
+const USAGE: &str = "usage: hb_lab RUN_DIR...   (run folders left by lab/scenario.sh)";
+
 fn main() {
     let dirs: Vec<String> = std::env::args().skip(1).collect();
-    if dirs.is_empty() || dirs[0] == "-h" || dirs[0] == "--help" {
-        println!("usage: hb_lab RUN_DIR...   (run folders left by lab/scenario.sh)");
-        std::process::exit(if dirs.is_empty() { 2 } else { 0 });
+    match dirs.first().map(String::as_str) {
+        None => {
+            eprintln!("{USAGE}");
+            std::process::exit(2)
+        }
+        Some("-h" | "--help") => {
+            println!(
+                "{USAGE}\nEach folder holds settings, client.log, capture.pcap …; see docs/LAB.md."
+            );
+            std::process::exit(0)
+        }
+        Some("-V" | "--version") => {
+            println!("hb_lab (heartbeat) {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0)
+        }
+        Some(o) if o.starts_with('-') => {
+            eprintln!("hb_lab: unknown option '{o}'\n{USAGE}");
+            std::process::exit(2)
+        }
+        _ => {}
     }
     let mut outcomes = Vec::new();
     for d in &dirs {

@@ -4,7 +4,8 @@
 //! kernel reports the link dead (`--on-dead CMD`).
 //!
 //! Prints the system defaults and the values the kernel took, then blocks reading — no
-//! byte is ever sent — until the kernel ends the connection, and says how, with the time
+//! byte is sent unless `--write SECS[,BYTES]` makes it a busy client (the lab's `busy-gone`
+//! fate) — until the kernel ends the connection, and says how, with the time
 //! since the last byte: `connection timed out` (the peer is gone: probes unanswered),
 //! `connection reset` (the peer rebooted: its kernel answered a probe with RST), or
 //! `server terminated` (the peer closed). A hung peer is never reported: its kernel still
@@ -20,7 +21,7 @@ const SPEC: Spec = Spec::keepalive(
     "Kernel keepalive client (seeds 000 §1, 001-004): SO_KEEPALIVE + TCP_KEEPIDLE/INTVL/CNT; reports how the kernel ended the link. Tip: --user-timeout idle+interval*probes.",
     Kind::Client,
 )
-.with(&[Extra::UserTimeout, Extra::OnDead]);
+.with(&[Extra::UserTimeout, Extra::OnDead, Extra::Write]);
 
 fn main() {
     let a = cli::client(&SPEC);
@@ -41,6 +42,14 @@ fn main() {
     }
 
     let peer = s.peer_addr().ok(); // gone with the connection: ask now
+    if let Some((every, bytes)) = a.write {
+        say(&format!(
+            "writing {bytes} bytes every {} s: keepalive probes wait while data is unacknowledged",
+            every.as_secs_f64()
+        ));
+        keepalive::keep_writing(&s, every, bytes)
+            .unwrap_or_else(|e| die(Some(&e), "cannot start writing"));
+    }
     let (ending, result, since) = keepalive::wait_for_end(&s);
     say(&keepalive::describe_end(&ending, &result, since, "server"));
 

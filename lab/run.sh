@@ -1,31 +1,71 @@
 #!/usr/bin/env bash
-# make lab: every pair through every fate, each in its own private network namespace, then
-# the table, the diagrams and target/lab.json.   PAIR=ka SCENARIO=gone make lab: just one.
+# make lab: every pair through every fate that concerns it, each run on a wire of its own
+# (client, router and server in private network namespaces: lab/topology.sh), LAB_JOBS runs
+# at a time; then the diagrams, the table and target/lab.json (hb_lab).
+#   make lab PAIR=ka SCENARIO=gone IDLE=2 INTERVAL=1 PROBES=2   just one, with other settings
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.}
-pairs=${PAIR:-}; pairs=${pairs:-hb hb1 oob ka}
-fates=${SCENARIO:-}; fates=${fates:-alive killed hung gone rebooted}
+jobs=${LAB_JOBS:-4}
 
-# A namespace of our own: unshare -n as root, unshare -rn (a user namespace) otherwise.
-if [ "$(id -u)" = 0 ]; then ns="unshare -n"; else ns="unshare -rn"; fi
+# Which pairs meet which fate. The writing pairs exist for busy-gone; the statistical fates
+# run the in-band pair twice: a setting that gives false deaths (tight) and one that does not.
+classic="alive killed hung gone rebooted partition flap nat-idle"
+pairs_of() {
+  case $1 in
+    busy-gone) echo "kaw kaw-ut" ;;
+    lossy|slow) echo "hb" ;;
+    alive) echo "hb hb1 oob ka kaw kaw-ut" ;;
+    *) echo "hb hb1 oob ka" ;;
+  esac
+}
+variants() {   # fate -> the settings each run takes, unless the knobs already say
+  case $1 in
+    slow)  echo "tight:INTERVAL=0.1,PROBES=3 loose:INTERVAL=0.5,PROBES=3" ;;
+    lossy) echo "tight:IDLE=0.1,INTERVAL=0.05,PROBES=2 loose:IDLE=1,INTERVAL=2,PROBES=8" ;;
+    *) echo "-:" ;;
+  esac
+}
+fates=${SCENARIO:-}; fates=${fates:-$classic busy-gone lossy slow}
+
+# Namespaces of our own: root, or a user namespace where the kernel allows one. They vanish
+# with the run even when it is killed: this script's death kills each unshare (setpriv
+# --pdeathsig), whose death kills the run's first process (--kill-child), whose death makes
+# the kernel kill every process in its PID namespace — the holders of the namespaces too.
+ns="setpriv --pdeathsig KILL unshare --net --pid --fork --kill-child --mount-proc"
+[ "$(id -u)" = 0 ] || ns="setpriv --pdeathsig KILL unshare --map-root-user --net --pid --fork --kill-child --mount-proc"
+trap 'kill -KILL $(jobs -p) 2>/dev/null; exit 130' INT TERM HUP
 why=""
-for tool in unshare ip iptables; do command -v $tool >/dev/null || why="$why no $tool;"; done
-[ -z "$why" ] && ! $ns true 2>/dev/null && why="$ns is not allowed here;"
+for tool in setpriv unshare nsenter ip iptables ethtool tcpdump awk; do
+  command -v $tool >/dev/null || why="$why no $tool;"
+done
+[ -z "$why" ] && ! $ns true 2>/dev/null && why="$why $ns is not allowed here;"
 
 dirs=()
-for pair in $pairs; do
-  for fate in $fates; do
-    out=target/lab/$pair-$fate
-    dirs+=("$out")
-    case $pair in hb|hb1) watch=8 ;; oob) watch=6 ;; *) watch=9 ;; esac
-    if [ -n "$why" ]; then
-      mkdir -p "$out" && echo "$pair $fate" >"$out/run" && echo "$why" >"$out/skipped"
-      continue
-    fi
-    echo "== $pair / $fate" >&2
-    rm -f "$out/skipped"
-    BIN=$BIN OUT=$out WATCH=$watch $ns bash lab/scenario.sh "$pair" "$fate"
+running=0
+for fate in $fates; do
+  for pair in ${PAIR:-$(pairs_of "$fate")}; do
+    vs=$(variants "$fate"); case $pair in ka*) vs="-:" ;; esac   # the variants are hb's settings
+    for v in $vs; do
+      name=${v%%:*} knobs=${v#*:}
+      if [ "$name" != - ] && [ -n "${INTERVAL:-}${PROBES:-}${IDLE:-}" ]; then
+        [ "$name" = tight ] && continue      # the knobs name one setting: one run
+        name=- knobs=
+      fi
+      out=target/lab/$pair-$fate; [ "$name" != - ] && out=$out-$name
+      dirs+=("$out"); mkdir -p "$out"; rm -f "$out"/*
+      if [ -n "$why" ]; then
+        echo "$pair $fate" >"$out/run"; echo "$why" >"$out/skipped"; continue
+      fi
+      echo "== $pair / $fate${name/#-/}" >&2
+      (
+        [ -n "$knobs" ] && export ${knobs//,/ }
+        BIN=$BIN OUT=$out exec $ns bash lab/scenario.sh "$pair" "$fate"
+      ) >"$out/scenario.log" 2>&1 &
+      running=$((running + 1))
+      if [ $running -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+    done
   done
 done
+wait
 "$BIN/hb_lab" "${dirs[@]}"

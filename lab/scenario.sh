@@ -1,59 +1,146 @@
 #!/usr/bin/env bash
-# One lab run: a program PAIR meets a FATE. The fate befalls the server; the client watches.
-#   PAIR: hb (hb_client/hb_server), hb1 (hb_client1/hb_server1),
-#         oob (hb_client_oob/hb_server_oob), ka (ka_client/ka_server)
-#   FATE: alive, killed (SIGKILL: FIN), hung (SIGSTOP), gone (DROP: nothing answers),
-#         rebooted (REJECT with tcp-reset: the kernel has forgotten the connection)
-# Run it inside a private network namespace, never on the machine's own network:
-#   sudo unshare -n bash lab/scenario.sh ka gone
-# Logs go to $OUT (default target/lab/PAIR-FATE); programs come from $BIN (default .).
+# One lab run: a program PAIR meets a FATE across a wire. The fate befalls the server (or the
+# wire between them); the client watches. lab/run.sh starts this in namespaces of its own:
+#   sudo unshare --net --pid --fork --kill-child --mount-proc bash lab/scenario.sh ka gone
+#
+#   PAIR: hb (hb_client/hb_server), hb1 (hb_client1/hb_server1), oob (hb_client_oob/
+#         hb_server_oob), ka (ka_client/ka_server), kaw (ka_client --write), kaw-ut (and
+#         --user-timeout)
+#   FATE: alive; killed (SIGKILL: FIN); hung (SIGSTOP); gone (the server's iptables DROPs);
+#         rebooted (REJECT with tcp-reset); partition (the wire is cut for good); flap (cut
+#         for FLAP s, then mended); busy-gone (cut while the client writes); nat-idle (the
+#         router NATs and forgets idle connections after NAT_IDLE s); lossy (LOSS % of frames
+#         lost); slow (DELAY ± JITTER ms each way) — the last two for DURATION s, the client
+#         restarted after every death, each one false.
+# Knobs (environment): IDLE INTERVAL PROBES USER_TIMEOUT WRITE DURATION FLAP NAT_IDLE LOSS
+# DELAY JITTER. What was used goes to $OUT/settings; hb_lab computes the expectation from it.
 set -u
 PAIR=$1 FATE=$2
-BIN=${BIN:-.} PORT=${PORT:-9000} OUT=${OUT:-target/lab/$PAIR-$FATE}
-WATCH=${WATCH:-9}   # seconds to watch after the fault (3 x the longest bound)
-mkdir -p "$OUT" && rm -f "$OUT"/*
+BIN=${BIN:-.} PORT=9000 OUT=${OUT:-target/lab/$PAIR-$FATE}
+cd "$(dirname "$0")/.." && source lab/topology.sh
+mkdir -p "$OUT" && find "$OUT" -maxdepth 1 -type f ! -name scenario.log -delete
 now() { date +%s.%N; }
+skip() { echo "$*" >>"$OUT/skipped"; }
+trap 'exec 4>&- 2>/dev/null' EXIT
 
-ip link set lo up                     # the namespace's own 127.0.0.1, nothing else
-
+# The settings: each pair's defaults, then the knobs. Keepalive takes whole seconds.
 case $PAIR in
-  hb)  server="hb_server --idle 1 --interval 0.5 $PORT"
-       client="hb_client -t --idle 1 --interval 0.5 127.0.0.1 $PORT" ;;
-  hb1) server="hb_server1 --idle 1 --interval 0.5 $PORT"
-       client="hb_client1 -t --idle 1 --interval 0.5 127.0.0.1 $PORT" ;;
-  oob) server="hb_server_oob --interval 0.5 --probes 3 $PORT"
-       client="hb_client_oob -t --interval 0.5 --probes 3 127.0.0.1 $PORT" ;;
-  ka)  server="ka_server $PORT"
-       client="ka_client -t --idle 1 --interval 1 --probes 2 127.0.0.1 $PORT" ;;
-  *) echo "unknown pair: $PAIR (hb, hb1, oob, ka)"; exit 2 ;;
+  hb|hb1) idle=${IDLE:-1} interval=${INTERVAL:-0.5} probes=${PROBES:-3} ;;
+  oob)    idle="" interval=${INTERVAL:-0.5} probes=${PROBES:-3} ;;
+  ka|kaw|kaw-ut) idle=${IDLE:-3} interval=${INTERVAL:-1} probes=${PROBES:-2} ;;
+  *) echo "unknown pair: $PAIR (hb, hb1, oob, ka, kaw, kaw-ut)"; exit 2 ;;
 esac
+user_timeout="" write=""
+[ "$PAIR" = kaw ] || [ "$PAIR" = kaw-ut ] && write=${WRITE:-0.5}
+[ "$PAIR" = kaw-ut ] && user_timeout=${USER_TIMEOUT:-3}
+[ "$PAIR" = ka ] && user_timeout=${USER_TIMEOUT:-}
+duration=${DURATION:-30} flap=${FLAP:-0.3} nat_idle=${NAT_IDLE:-2}
+loss=0 delay=0 jitter=0
+[ "$FATE" = lossy ] && loss=${LOSS:-20}
+[ "$FATE" = slow ] && delay=${DELAY:-300} jitter=${JITTER:-100}
 
-RUST_LOG=debug $BIN/$server 2>"$OUT/server.log" &
+opts="--interval $interval --probes $probes${idle:+ --idle $idle}"
+case $PAIR in
+  hb)  server="hb_server $opts $PORT" client="hb_client -t $opts $S_IP $PORT" ;;
+  hb1) server="hb_server1 $opts $PORT" client="hb_client1 -t $opts $S_IP $PORT" ;;
+  oob) server="hb_server_oob $opts $PORT" client="hb_client_oob -t $opts $S_IP $PORT" ;;
+  *)   server="ka_server $PORT"
+       client="ka_client -t $opts${user_timeout:+ --user-timeout $user_timeout}${write:+ --write $write} $S_IP $PORT" ;;
+esac
+cat >"$OUT/settings" <<EOF
+pair=$PAIR
+fate=$FATE
+idle=$idle
+interval=$interval
+probes=$probes
+user_timeout=$user_timeout
+write=$write
+duration=$duration
+flap=$flap
+nat_idle=$nat_idle
+loss=$loss
+delay=$delay
+jitter=$jitter
+client=$client
+server=$server
+client_ip=$C_IP
+server_ip=$S_IP
+wire=hb_wire (the project's, on w1-ws in the router; this kernel's sch_netem is not used)
+netem=tc qdisc replace dev r1 root netem delay ${delay}ms ${jitter}ms loss ${loss}%
+EOF
+echo "$PAIR $FATE" >"$OUT/run"
+
+build_topology 2>"$OUT/topology.log" || { skip "the topology could not be built: $(tail -1 "$OUT/topology.log")"; exit 0; }
+mkfifo "$OUT/wire.ctl" && exec 4<>"$OUT/wire.ctl"
+"$BIN/hb_wire" -t w1 ws <&4 2>"$OUT/wire.log" &
+wire() { echo "$*" >&4; }
+[ "$loss" != 0 ] && wire loss "$loss"
+[ "$delay" != 0 ] && wire delay "$delay" "$jitter"
+
+if [ "$FATE" = nat-idle ]; then   # the router is a NAT with a short memory
+  iptables -t nat -A POSTROUTING -o r1 -j MASQUERADE || skip "no NAT (iptables -t nat) here"
+  sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established="$nat_idle" || skip "no conntrack timeout here"
+  for chain in FORWARD INPUT; do   # a segment of a connection the NAT forgot is dropped
+    iptables -A $chain -p tcp ! --syn -m conntrack --ctstate NEW,INVALID -j DROP || skip "no conntrack match"
+  done
+fi
+
+# Ground truth: every segment on the client's side of the wire.
+$IN_CLIENT tcpdump -Z root --immediate-mode -i c0 -n -U -s 128 -w "$OUT/capture.pcap" tcp 2>"$OUT/tcpdump.log" &
+cap=$!
+for _ in $(seq 100); do grep -q 'listening on' "$OUT/tcpdump.log" 2>/dev/null && break; sleep 0.05; done
+grep -q 'listening on' "$OUT/tcpdump.log" 2>/dev/null || skip "tcpdump did not start: $(tail -1 "$OUT/tcpdump.log" 2>/dev/null)"
+
+RUST_LOG=debug $IN_SERVER $BIN/$server 2>"$OUT/server.log" &
 srv=$!
-for _ in $(seq 100); do grep -q 'listening on' "$OUT/server.log" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q 'listening on' "$OUT/server.log" 2>/dev/null && break; sleep 0.05; done
 
 mkfifo "$OUT/stdin" && exec 3<>"$OUT/stdin"   # a stdin that stays open and silent
-now >"$OUT/client.start"
-RUST_LOG=debug $BIN/$client <"$OUT/stdin" >/dev/null 2>"$OUT/client.log" &
-cli=$!
-sleep 2.6                              # a few heartbeats go back and forth
+start_client() {   # $1: the log's name
+  RUST_LOG=debug $IN_CLIENT $BIN/$client <"$OUT/stdin" >/dev/null 2>"$OUT/$1" &
+  cli=$!
+}
+stop() { for p in "$@"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
 
-echo "$PAIR $FATE" >"$OUT/run"
-fw() { iptables "$@" || echo "iptables $* failed in this namespace" >>"$OUT/skipped"; }
-now >"$OUT/fault.at"
 case $FATE in
-  alive)    ;;
-  killed)   kill -KILL $srv ;;
-  hung)     kill -STOP $srv ;;
-  gone)     fw -A INPUT -p tcp -j DROP ;;
-  rebooted) fw -A INPUT -p tcp --dport $PORT -j REJECT --reject-with tcp-reset
-            hb=$(sed -n 's/.*heartbeat listener on .*:\([0-9]*\)$/\1/p' "$OUT/client.log")
-            [ -n "$hb" ] && fw -A INPUT -p tcp --sport "$hb" -j REJECT --reject-with tcp-reset ;;
-  *) echo "unknown fate: $FATE (alive, killed, hung, gone, rebooted)"; exit 2 ;;
+  lossy|slow)   # false deaths: the server is alive throughout; every ending is one
+    end=$(awk "BEGIN { printf \"%.3f\", $(now) + $duration }") n=0
+    before() { awk "BEGIN { exit !($(now) < $end) }"; }
+    while before && [ $n -lt 2000 ]; do   # bounded: DURATION, and 2000 attempts at most
+      n=$((n + 1)); start_client "client.$n.log"
+      while kill -0 $cli 2>/dev/null && before; do sleep 0.05; done
+      stop $cli
+    done
+    now >"$OUT/end.at" ;;
+  *)
+    [ "$FATE" = nat-idle ] && now >"$OUT/fault.at"   # the NAT is there from the start
+    start_client client.log
+    for _ in $(seq 100); do grep -q 'clock zero' "$OUT/client.log" 2>/dev/null && break; sleep 0.02; done
+    sleep 2.6                            # a few heartbeats go back and forth
+    fw() { in_server iptables "$@" || skip "iptables $* failed in this namespace"; }
+    [ "$FATE" = nat-idle ] || now >"$OUT/fault.at"
+    case $FATE in
+      alive|nat-idle) ;;
+      killed)   kill -KILL $srv ;;
+      hung)     kill -STOP $srv ;;
+      gone)     fw -A INPUT -p tcp -j DROP ;;
+      rebooted) fw -A INPUT -p tcp --dport $PORT -j REJECT --reject-with tcp-reset
+                hb=$(sed -n 's/.*heartbeat listener on .*:\([0-9]*\)$/\1/p' "$OUT/client.log")
+                [ -n "$hb" ] && fw -A INPUT -p tcp --sport "$hb" -j REJECT --reject-with tcp-reset ;;
+      partition|busy-gone) wire cut ;;
+      flap)     wire cut; sleep "$flap"; wire mend ;;
+      *) echo "unknown fate: $FATE"; exit 2 ;;
+    esac
+    # Watch for twice the longest bound and a second: a death past that is not coming.
+    watch=$(awk -v p="$PAIR" -v i="${idle:-0}" -v v="$interval" -v n="$probes" -v u="${user_timeout:-0}" \
+      'BEGIN { b = (p == "oob") ? (n + 1) * v : i + n * v; if (u > b) b = u; print int(2 * b + 1.999) }')
+    echo "watch=$watch" >>"$OUT/settings"
+    for _ in $(seq $((watch * 20))); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
+    stop $cli
+    now >"$OUT/end.at" ;;
 esac
-
-for _ in $(seq $((WATCH * 20))); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
-kill -CONT $srv 2>/dev/null
-kill $cli $srv 2>/dev/null; wait 2>/dev/null
-rm -f "$OUT/stdin"
+stop $srv
+sleep 0.2; kill -INT $cap 2>/dev/null; wait $cap 2>/dev/null
+wire stats; exec 4>&-; sleep 0.1
+rm -f "$OUT/stdin" "$OUT/wire.ctl"
 exit 0

@@ -48,6 +48,8 @@ pub enum Extra {
     OnDead,
     /// `--keepalive`: a server probes its clients with kernel keepalive too.
     Keepalive,
+    /// `--write SECS[,BYTES]`: a client sends BYTES of data every SECS (a busy peer).
+    Write,
 }
 
 /// What a program accepts: its name, kind, defaults, and extra options.
@@ -174,6 +176,8 @@ pub struct Client {
     pub user_timeout: Option<Duration>,
     /// `--on-dead`.
     pub on_dead: Option<String>,
+    /// `--write SECS[,BYTES]`: how often, and how many bytes (default 100).
+    pub write: Option<(Duration, usize)>,
 }
 
 /// A server's arguments.
@@ -252,6 +256,7 @@ impl Spec {
                 Extra::UserTimeout => "  --user-timeout SECS     TCP_USER_TIMEOUT (Linux): bound on unacknowledged data\n",
                 Extra::OnDead => "  --on-dead CMD           run CMD (sh -c) when the connection dies; its status is ours\n",
                 Extra::Keepalive => "  --keepalive             probe clients with kernel keepalive too (seed 001)\n",
+                Extra::Write => "  --write SECS[,BYTES]    send BYTES (default 100) every SECS: a busy client\n",
             };
         }
         h += "  -t, --timestamps        prefix each line with seconds since start\n";
@@ -292,6 +297,7 @@ impl Spec {
             user_timeout: None,
         };
         let mut on_dead = None;
+        let mut write = None;
         let mut positionals = Vec::new();
         let mut it = argv.into_iter();
         let mut only_positionals = false;
@@ -352,6 +358,22 @@ impl Spec {
                 }
                 "--on-dead" if has(Extra::OnDead) => on_dead = Some(value()?),
                 "--keepalive" if has(Extra::Keepalive) => srv.keepalive = true,
+                "--write" if has(Extra::Write) => {
+                    let v = value()?;
+                    let (secs, bytes) = v.split_once(',').unwrap_or((&v, "100"));
+                    let every = Duration::from_secs_f64(
+                        secs.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 1e9)
+                            .ok_or_else(|| format!("--write takes SECS[,BYTES], not '{v}'"))?,
+                    );
+                    let n = whole(bytes.to_string(), " from 1 to 1048576")?;
+                    if !(1..=1 << 20).contains(&n) {
+                        return Err(format!("--write takes 1 to 1048576 bytes, not {n}"));
+                    }
+                    write = Some((every, n));
+                }
                 _ => return Err(format!("unknown option '{arg}'")),
             }
         }
@@ -378,6 +400,7 @@ impl Spec {
                 timestamps: srv.timestamps,
                 user_timeout: srv.user_timeout,
                 on_dead,
+                write,
             }),
         })
     }
@@ -422,6 +445,10 @@ pub fn start(spec: &Spec) -> Parsed {
         ) => {
             error::init(&argv0, timestamps);
             init_logger();
+            log::debug!(
+                "clock zero at {:.6} s since the Unix epoch",
+                error::clock_zero()
+            );
             run
         }
         Ok(Parsed::Help) => {

@@ -33,6 +33,7 @@ use std::time::Instant;
 static PROGRAM_NAME: OnceLock<String> = OnceLock::new();
 static START: OnceLock<Instant> = OnceLock::new();
 static TIMESTAMPS: OnceLock<bool> = OnceLock::new();
+static EPOCH: OnceLock<f64> = OnceLock::new();
 
 /// Set the program name (the C `INIT()` macro: `strrchr(argv[0], '/')`) and start the clock
 /// used by `-t`. Later calls keep the first name.
@@ -44,7 +45,15 @@ pub fn init(program_name: &str, timestamps: bool) {
         .unwrap_or(program_name);
     let _ = PROGRAM_NAME.set(name.to_string());
     let _ = START.set(Instant::now());
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    let _ = EPOCH.set(since_epoch.map_or(0.0, |d| d.as_secs_f64()));
     let _ = TIMESTAMPS.set(timestamps);
+}
+
+/// The wall-clock time of `-t`'s zero, in seconds since the Unix epoch: the lab lines a
+/// program's stamps up with the faults it makes and the packets it captures.
+pub fn clock_zero() -> f64 {
+    EPOCH.get().copied().unwrap_or(0.0)
 }
 
 /// The program name set by [`init`] (`heartbeat` before that).

@@ -289,6 +289,27 @@ pub fn wait_for_end(s: &TcpStream) -> (Ending, io::Result<usize>, Duration) {
     }
 }
 
+/// `--write SECS[,BYTES]`: send `bytes` every `every` on a thread of its own, so the program
+/// is a busy peer. Why the lab needs one (Cloudflare, "When TCP sockets refuse to die"): the
+/// kernel sends keepalive probes only on an idle connection; while data waits to be
+/// acknowledged it retransmits instead, for about 15 minutes (`tcp_retries2`), unless
+/// `TCP_USER_TIMEOUT` bounds it. The thread stops at the first failed write; the reader
+/// reports how the connection ended.
+pub fn keep_writing(s: &TcpStream, every: Duration, bytes: usize) -> io::Result<()> {
+    use std::io::Write;
+    let mut out = s.try_clone()?;
+    let data = vec![b'x'; bytes];
+    std::thread::spawn(move || loop {
+        std::thread::sleep(every);
+        if let Err(e) = out.write_all(&data) {
+            log::debug!("write stopped: {e}");
+            return;
+        }
+        log::debug!("wrote {bytes} bytes");
+    });
+    Ok(())
+}
+
 /// The line for an ending: `connection timed out: Connection timed out (110), 3.046 s after
 /// the last byte`; `peer` names the other side for EOF (`server terminated, …`).
 pub fn describe_end(ending: &Ending, r: &io::Result<usize>, since: Duration, peer: &str) -> String {

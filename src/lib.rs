@@ -16,6 +16,7 @@
 //! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
 //! | [`wait`] | `select` on one socket with a timeout: urgent data, a bounded `accept`, a send that must not wait |
 //! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
+//! | [`wire`] | (the lab's) a cable with delay, loss and a cut, where `tc netem` is missing |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
@@ -36,4 +37,5 @@ pub mod reader;
 pub mod readn;
 pub mod server;
 pub mod wait;
+pub mod wire;
 pub mod writer;

@@ -1,6 +1,8 @@
-//! The fault lab as CI runs it: every pair through every fate (lab/run.sh, each run in its
-//! own private network namespace), every verdict `ok`. A fate skipped where it could have
-//! run fails: under CI (root, iptables installed by .ci/run) nothing may be skipped.
+//! The fault lab as CI runs it: every pair through every fate that concerns it (lab/run.sh,
+//! each run across a wire of its own: client, router and server in private network
+//! namespaces), every verdict `ok` and confirmed by its capture. A fate skipped where it
+//! could have run fails: under CI (root; iptables, ethtool, tcpdump installed by .ci/run)
+//! nothing may be skipped.
 
 use std::process::Command;
 
@@ -17,6 +19,9 @@ fn every_pair_through_every_fate_is_ok() {
         .env("BIN", &bin)
         .env_remove("PAIR")
         .env_remove("SCENARIO")
+        .env_remove("IDLE")
+        .env_remove("INTERVAL")
+        .env_remove("PROBES")
         .output()
         .expect("bash lab/run.sh");
     let table = String::from_utf8_lossy(&out.stdout);
@@ -24,7 +29,20 @@ fn every_pair_through_every_fate_is_ok() {
     let json = std::fs::read_to_string(format!("{root}/target/lab.json"))
         .expect("target/lab.json written");
     let rows: Vec<&str> = json.lines().filter(|l| l.contains("\"pair\"")).collect();
-    assert_eq!(rows.len(), 20, "4 pairs × 5 fates:\n{json}");
+    // alive: 6 pairs; killed … nat-idle: 4 pairs × 7; busy-gone: kaw, kaw-ut; lossy and
+    // slow: hb tight and loose.
+    assert_eq!(
+        rows.len(),
+        6 + 28 + 2 + 4,
+        "every pair through its fates:\n{json}"
+    );
+    for fate in heartbeat::lab::FATES {
+        let n = rows
+            .iter()
+            .filter(|r| r.contains(&format!("\"fate\": \"{fate}\"")))
+            .count();
+        assert!(n >= 2, "fate {fate} ran {n} times:\n{json}");
+    }
     let skipped = rows
         .iter()
         .filter(|r| r.contains("\"verdict\": \"skipped"))
@@ -35,8 +53,19 @@ fn every_pair_through_every_fate_is_ok() {
     }
     let bad: Vec<_> = rows
         .iter()
-        .filter(|r| !r.contains("\"verdict\": \"ok\""))
+        .filter(|r| {
+            !r.contains("\"verdict\": \"ok\"") || !r.contains("\"wire_verdict\": \"agrees\"")
+        })
         .collect();
+    for r in rows
+        .iter()
+        .filter(|r| r.contains("\"fate\": \"lossy\"") || r.contains("\"fate\": \"slow\""))
+    {
+        assert!(
+            r.contains("\"false_deaths\": ") && !r.contains("\"false_deaths\": null"),
+            "{r}"
+        );
+    }
     assert!(
         bad.is_empty(),
         "verdicts not ok:\n{}\n\n{table}",

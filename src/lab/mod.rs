@@ -1,0 +1,245 @@
+//! The fault lab (SPEC §6, issue 11): what each program pair is expected to notice when its
+//! server, or the wire to it, meets a fate — computed from the settings the run recorded —
+//! and the reading of a run's logs and packet capture into a verdict.
+//!
+//! `lab/scenario.sh PAIR FATE` runs one pair across a wire (client, router and server in
+//! network namespaces of their own, `lab/topology.sh`), makes the fault and leaves in its run
+//! folder: `settings` (every knob it used), the client's `-t` log (`client.log`, or one
+//! `client.N.log` per attempt for the statistical fates), the server's log, the wall-clock
+//! time of the fault, and `capture.pcap` taken on the client's veth. [`analyze`] reads them:
+//! [`expect::expected`] says when the client should notice, [`truth`] checks the verdict
+//! against the capture, [`report`] draws the diagram, the table and the JSON.
+
+pub mod capture;
+pub mod expect;
+pub mod report;
+pub mod truth;
+
+use expect::{Deaths, Expect, Settings};
+use std::path::Path;
+
+pub use report::{table, to_json};
+
+/// The pairs, in the lab's order.
+pub const PAIRS: [&str; 6] = ["hb", "hb1", "oob", "ka", "kaw", "kaw-ut"];
+/// The fates, in the lab's order.
+pub const FATES: [&str; 11] = [
+    "alive",
+    "killed",
+    "hung",
+    "gone",
+    "rebooted",
+    "partition",
+    "flap",
+    "busy-gone",
+    "nat-idle",
+    "lossy",
+    "slow",
+];
+
+/// The lines that end a client's watch.
+const ENDINGS: [&str; 9] = [
+    "connection dead",
+    "terminated",
+    "unreachable",
+    "recv failure",
+    "bad recv",
+    "connection timed out",
+    "connection reset",
+    "send failure",
+    "accept failure",
+];
+
+/// One line of a `-t` log: seconds since the program started, and the text after `PROG: `.
+pub fn parse_line(line: &str) -> Option<(f64, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (stamp, rest) = rest.split_once(']')?;
+    let text = rest.trim_start().split_once(": ").map(|(_, t)| t)?;
+    Some((stamp.trim().parse().ok()?, text))
+}
+
+/// A client's log, read: its clock's zero (Unix seconds), its events, and its ending.
+#[derive(Debug, Clone, Default)]
+pub struct Log {
+    /// `-t`'s zero, in Unix seconds (the program's own `clock zero` line).
+    pub zero: f64,
+    /// (seconds since zero, text).
+    pub events: Vec<(f64, String)>,
+    /// The index in `events` of the line that ended the watch.
+    pub ending: Option<usize>,
+}
+
+impl Log {
+    /// Read a `-t` log written with `RUST_LOG=debug`.
+    pub fn read(text: &str) -> Log {
+        let events: Vec<(f64, String)> = text
+            .lines()
+            .filter_map(parse_line)
+            .map(|(t, x)| (t, x.to_string()))
+            .collect();
+        let zero = events
+            .iter()
+            .find_map(|(_, t)| t.strip_prefix("debug: clock zero at "))
+            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        let ending = events
+            .iter()
+            .position(|(_, t)| !t.starts_with("debug:") && ENDINGS.iter().any(|e| t.contains(e)));
+        Log {
+            zero,
+            events,
+            ending,
+        }
+    }
+
+    /// The ending line's time (Unix seconds) and text.
+    pub fn end(&self) -> Option<(f64, &str)> {
+        self.ending
+            .map(|i| (self.zero + self.events[i].0, self.events[i].1.as_str()))
+    }
+
+    /// The last answer from the server the program saw before `before` (Unix seconds).
+    pub fn last_answer(&self, before: f64) -> Option<f64> {
+        let is_answer = |t: &str| t.starts_with("debug: read ") || t.contains("from the server");
+        self.events
+            .iter()
+            .rev()
+            .map(|(t, x)| (self.zero + t, x))
+            .find(|(t, x)| *t <= before && is_answer(x))
+            .map(|(t, _)| t)
+    }
+}
+
+/// What happened in one run.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The run's settings.
+    pub settings: Settings,
+    /// Its folder's name (`hb-slow-tight`).
+    pub name: String,
+    /// Expectation.
+    pub expect: Expect,
+    /// The client's ending line, if it ended (the first, for the statistical fates).
+    pub line: Option<String>,
+    /// Seconds measured: from the fault (AtFault, AfterFault) or from the last byte.
+    pub measured: Option<f64>,
+    /// Statistical fates: client deaths while the server was alive, and over how long.
+    pub false_deaths: Option<(u32, f64)>,
+    /// `ok`, `off: why`, or `skipped: reason`.
+    pub verdict: String,
+    /// The capture's path, when there is one.
+    pub capture: Option<String>,
+    /// `agrees`, or `disagrees: why`.
+    pub wire_verdict: String,
+    /// What the wire saw, one line per fact, for the diagram.
+    pub wire_notes: Vec<String>,
+    /// The sequence diagram.
+    pub diagram: String,
+}
+
+/// Read a run folder left by `lab/scenario.sh`.
+pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
+    let read = |name: &str| std::fs::read_to_string(dir.join(name));
+    let name = dir
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+    let run = read("run")?;
+    let settings = match read("settings") {
+        Ok(text) => Settings::parse(&text),
+        Err(_) => {
+            let mut w = run.split_whitespace();
+            Settings::defaults(w.next().unwrap_or("?"), w.next().unwrap_or("?"))
+        }
+    };
+    let expect = expect::expected(&settings);
+    let mut o = Outcome {
+        settings,
+        name,
+        expect,
+        line: None,
+        measured: None,
+        false_deaths: None,
+        verdict: String::new(),
+        capture: None,
+        wire_verdict: "no capture".into(),
+        wire_notes: Vec::new(),
+        diagram: String::new(),
+    };
+    if let Ok(reason) = read("skipped") {
+        o.verdict = format!("skipped: {}", reason.trim());
+        return Ok(o);
+    }
+    let secs = |name: &str| read(name).ok().and_then(|t| t.trim().parse::<f64>().ok());
+    let (fault, end) = (secs("fault.at"), secs("end.at").unwrap_or(f64::MAX));
+    let pcap = dir.join("capture.pcap");
+    let segments = std::fs::read(&pcap).and_then(|b| capture::read(&b));
+    if segments.is_ok() {
+        o.capture = Some(pcap.display().to_string());
+    }
+    let fate = o.settings.fate.clone();
+    let ok = if let Expect::FalseDeaths(want) = o.expect {
+        let mut logs = Vec::new();
+        for n in 1.. {
+            match read(&format!("client.{n}.log")) {
+                Ok(t) => logs.push(Log::read(&t)),
+                Err(_) => break,
+            }
+        }
+        let deaths = logs
+            .iter()
+            .filter(|l| l.end().is_some_and(|(t, _)| t < end))
+            .count() as u32;
+        let minutes = o.settings.duration / 60.0;
+        o.false_deaths = Some((deaths, minutes));
+        o.line = logs
+            .iter()
+            .find_map(|l| l.end().map(|(_, t)| t.to_string()));
+        if let Ok(segs) = &segments {
+            (o.wire_verdict, o.wire_notes) = truth::check_deaths(&o.settings, segs, &logs, end);
+        }
+        match want {
+            Deaths::Some => deaths > 0,
+            Deaths::None => deaths == 0,
+            Deaths::Either => true,
+        }
+    } else {
+        let log = Log::read(&read("client.log").unwrap_or_default());
+        let fault = fault.unwrap_or(log.zero);
+        let ending = log.end();
+        o.line = ending.map(|(_, l)| l.to_string());
+        o.measured = ending.and_then(|(at, line)| match o.expect {
+            Expect::AtFault | Expect::AfterFault { .. } => Some(at - fault),
+            _ if o.settings.is_kernel() => line
+                .split(" s after the last byte")
+                .next()
+                .and_then(|t| t.rsplit(' ').next()?.parse().ok()),
+            _ => log.last_answer(at).map(|t| at - t),
+        });
+        if let Ok(segs) = &segments {
+            let v = truth::check(&o.settings, &o.expect, segs, &log, fault, end);
+            (o.wire_verdict, o.wire_notes) = v;
+        }
+        o.diagram = report::draw(&o, &log, fault);
+        match (o.expect, ending, o.measured) {
+            (Expect::Never, None, _) => true,
+            (Expect::AtFault, Some((_, l)), Some(m)) => {
+                expect::fitting(&fate, l) && (-0.02..=0.3).contains(&m)
+            }
+            (
+                Expect::AfterLastByte { lo, hi } | Expect::AfterFault { lo, hi },
+                Some((_, l)),
+                Some(m),
+            ) => expect::fitting(&fate, l) && m >= lo - 0.05 && m <= hi + o.settings.slack(hi),
+            _ => false,
+        }
+    };
+    o.verdict = match (ok, o.wire_verdict.as_str()) {
+        (true, "agrees") => "ok".into(),
+        (true, w) => format!("off: the wire {w}"),
+        (false, _) => "off: not what was expected".into(),
+    };
+    if o.diagram.is_empty() {
+        o.diagram = report::summary(&o);
+    }
+    Ok(o)
+}
