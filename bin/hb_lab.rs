@@ -6,7 +6,7 @@
 use heartbeat::lab;
 use std::path::Path;
 
-const USAGE: &str = "usage: hb_lab RUN_DIR...   (run folders left by lab/scenario.sh)";
+const USAGE: &str = "usage: hb_lab RUN_DIR...   (run folders left by lab/scenario.sh)\n       hb_lab --watch SETTINGS   (seconds a run watches after its fault)";
 
 fn main() {
     let dirs: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +25,17 @@ fn main() {
             println!("hb_lab (heartbeat) {}", env!("CARGO_PKG_VERSION"));
             std::process::exit(0)
         }
+        // lab/scenario.sh: how long to watch, from the run's settings.
+        Some("--watch") => match dirs.get(1).map(std::fs::read_to_string) {
+            Some(Ok(text)) => {
+                println!("{}", lab::expect::Settings::parse(&text).watch());
+                std::process::exit(0)
+            }
+            _ => {
+                eprintln!("hb_lab: --watch needs a settings file\n{USAGE}");
+                std::process::exit(2)
+            }
+        },
         Some(o) if o.starts_with('-') => {
             eprintln!("hb_lab: unknown option '{o}'\n{USAGE}");
             std::process::exit(2)

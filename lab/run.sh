@@ -54,8 +54,10 @@ for fate in $fates; do
       fi
       out=target/lab/$pair-$fate; [ "$name" != - ] && out=$out-$name
       dirs+=("$out"); mkdir -p "$out"; rm -f "$out"/*
-      if [ -n "$why" ]; then
-        echo "$pair $fate" >"$out/run"; echo "$why" >"$out/skipped"; continue
+      if [ -n "$why" ]; then   # recorded with its settings, never run
+        (PAIR=$pair FATE=$fate OUT=$out PORT=9000; [ -n "$knobs" ] && export ${knobs//,/ }
+         source lab/topology.sh && source lab/settings.sh)
+        echo "$why" >"$out/skipped"; continue
       fi
       echo "== $pair / $fate${name/#-/}" >&2
       (

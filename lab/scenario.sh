@@ -23,52 +23,7 @@ now() { date +%s.%N; }
 skip() { echo "$*" >>"$OUT/skipped"; }
 trap 'exec 4>&- 2>/dev/null' EXIT
 
-# The settings: each pair's defaults, then the knobs. Keepalive takes whole seconds.
-case $PAIR in
-  hb|hb1) idle=${IDLE:-1} interval=${INTERVAL:-0.5} probes=${PROBES:-3} ;;
-  oob)    idle="" interval=${INTERVAL:-0.5} probes=${PROBES:-3} ;;
-  ka|kaw|kaw-ut) idle=${IDLE:-3} interval=${INTERVAL:-1} probes=${PROBES:-2} ;;
-  *) echo "unknown pair: $PAIR (hb, hb1, oob, ka, kaw, kaw-ut)"; exit 2 ;;
-esac
-user_timeout="" write=""
-[ "$PAIR" = kaw ] || [ "$PAIR" = kaw-ut ] && write=${WRITE:-0.5}
-[ "$PAIR" = kaw-ut ] && user_timeout=${USER_TIMEOUT:-3}
-[ "$PAIR" = ka ] && user_timeout=${USER_TIMEOUT:-}
-duration=${DURATION:-30} flap=${FLAP:-0.3} nat_idle=${NAT_IDLE:-2}
-loss=0 delay=0 jitter=0
-[ "$FATE" = lossy ] && loss=${LOSS:-20}
-[ "$FATE" = slow ] && delay=${DELAY:-300} jitter=${JITTER:-100}
-
-opts="--interval $interval --probes $probes${idle:+ --idle $idle}"
-case $PAIR in
-  hb)  server="hb_server $opts $PORT" client="hb_client -t $opts $S_IP $PORT" ;;
-  hb1) server="hb_server1 $opts $PORT" client="hb_client1 -t $opts $S_IP $PORT" ;;
-  oob) server="hb_server_oob $opts $PORT" client="hb_client_oob -t $opts $S_IP $PORT" ;;
-  *)   server="ka_server $PORT"
-       client="ka_client -t $opts${user_timeout:+ --user-timeout $user_timeout}${write:+ --write $write} $S_IP $PORT" ;;
-esac
-cat >"$OUT/settings" <<EOF
-pair=$PAIR
-fate=$FATE
-idle=$idle
-interval=$interval
-probes=$probes
-user_timeout=$user_timeout
-write=$write
-duration=$duration
-flap=$flap
-nat_idle=$nat_idle
-loss=$loss
-delay=$delay
-jitter=$jitter
-client=$client
-server=$server
-client_ip=$C_IP
-server_ip=$S_IP
-wire=hb_wire (the project's, on w1-ws in the router; this kernel's sch_netem is not used)
-netem=tc qdisc replace dev r1 root netem delay ${delay}ms ${jitter}ms loss ${loss}%
-EOF
-echo "$PAIR $FATE" >"$OUT/run"
+source lab/settings.sh || exit 2   # the knobs and the defaults: $OUT/settings
 
 build_topology 2>"$OUT/topology.log" || { skip "the topology could not be built: $(tail -1 "$OUT/topology.log")"; exit 0; }
 mkfifo "$OUT/wire.ctl" && exec 4<>"$OUT/wire.ctl"
@@ -131,10 +86,8 @@ case $FATE in
       flap)     wire cut; sleep "$flap"; wire mend ;;
       *) echo "unknown fate: $FATE"; exit 2 ;;
     esac
-    # Watch for twice the longest bound and a second: a death past that is not coming.
-    watch=$(awk -v p="$PAIR" -v i="${idle:-0}" -v v="$interval" -v n="$probes" -v u="${user_timeout:-0}" \
-      'BEGIN { b = (p == "oob") ? (n + 1) * v : i + n * v; if (u > b) b = u; print int(2 * b + 1.999) }')
-    echo "watch=$watch" >>"$OUT/settings"
+    # Watch for twice the longest bound and a second (hb_lab computes it from the settings).
+    watch=$("$BIN/hb_lab" --watch "$OUT/settings") || watch=10
     for _ in $(seq $((watch * 20))); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
     stop $cli
     now >"$OUT/end.at" ;;

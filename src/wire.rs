@@ -91,17 +91,6 @@ impl Settings {
             self.cut_lost.load(Relaxed)
         )
     }
-
-    /// The `tc netem` line that asks the same of one interface's egress.
-    pub fn netem(&self, dev: &str) -> String {
-        let ms = |a: &AtomicU64| a.load(Relaxed) as f64 / 1000.0;
-        format!(
-            "tc qdisc replace dev {dev} root netem delay {}ms {}ms loss {}%",
-            ms(&self.delay_us),
-            ms(&self.jitter_us),
-            self.loss_ppm.load(Relaxed) as f64 / 10_000.0
-        )
-    }
 }
 
 /// A small xorshift generator: the wire's coin and dice (no cryptography needed).

@@ -47,7 +47,8 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Read `key=value` lines; what is missing takes the lab's defaults.
+    /// Read `key=value` lines as `lab/settings.sh` writes them (the one place the lab's
+    /// defaults live); a number that is missing is 0.
     pub fn parse(text: &str) -> Settings {
         let raw: Vec<(String, String)> = text
             .lines()
@@ -59,50 +60,37 @@ impl Settings {
                 .find(|(key, _)| key == k)
                 .map(|(_, v)| v.as_str())
         };
-        let mut s = Settings::defaults(get("pair").unwrap_or("?"), get("fate").unwrap_or("?"));
         let num = |k: &str| get(k).and_then(|v| v.parse::<f64>().ok());
-        s.idle = num("idle").unwrap_or(s.idle);
-        s.interval = num("interval").unwrap_or(s.interval);
-        s.probes = num("probes").map_or(s.probes, |p| p as u32);
-        s.user_timeout = num("user_timeout");
-        s.write = num("write");
-        s.duration = num("duration").unwrap_or(s.duration);
-        s.flap = num("flap").unwrap_or(s.flap);
-        s.nat_idle = num("nat_idle").unwrap_or(s.nat_idle);
-        s.loss = num("loss").unwrap_or(0.0);
-        s.delay = num("delay").unwrap_or(0.0);
-        s.jitter = num("jitter").unwrap_or(0.0);
-        s.client = get("client").unwrap_or_default().to_string();
-        s.wire = get("wire").unwrap_or_default().to_string();
-        s.raw = raw;
-        s
+        let zero = |k: &str| num(k).unwrap_or(0.0);
+        let text = |k: &str| get(k).unwrap_or("?").to_string();
+        Settings {
+            pair: text("pair"),
+            fate: text("fate"),
+            idle: zero("idle"),
+            interval: zero("interval"),
+            probes: zero("probes") as u32,
+            user_timeout: num("user_timeout"),
+            write: num("write"),
+            duration: zero("duration"),
+            flap: zero("flap"),
+            nat_idle: zero("nat_idle"),
+            loss: zero("loss"),
+            delay: zero("delay"),
+            jitter: zero("jitter"),
+            client: text("client"),
+            wire: text("wire"),
+            raw: raw.clone(),
+        }
     }
 
-    /// The lab's defaults for a pair (lab/scenario.sh has the same; its `settings` file wins).
-    pub fn defaults(pair: &str, fate: &str) -> Settings {
-        let ka = pair.starts_with("ka");
-        Settings {
-            pair: pair.into(),
-            fate: fate.into(),
-            idle: match pair {
-                "oob" => 0.0,
-                _ if ka => 3.0,
-                _ => 1.0,
-            },
-            interval: if ka { 1.0 } else { 0.5 },
-            probes: if ka { 2 } else { 3 },
-            user_timeout: None,
-            write: None,
-            duration: 30.0,
-            flap: 0.3,
-            nat_idle: 2.0,
-            loss: 0.0,
-            delay: 0.0,
-            jitter: 0.0,
-            client: String::new(),
-            wire: String::new(),
-            raw: Vec::new(),
-        }
+    /// Seconds a run watches after its fault: twice the longest bound and a second — a
+    /// death later than that is not coming. `lab/scenario.sh` asks `hb_lab --watch`.
+    pub fn watch(&self) -> u64 {
+        let bound = match self.pair.as_str() {
+            "oob" => (f64::from(self.probes) + 1.0) * self.interval,
+            _ => self.idle + self.tolerance(),
+        };
+        (2.0 * bound.max(self.user_timeout.unwrap_or(0.0)) + 1.0).ceil() as u64
     }
 
     /// Kernel keepalive (ka, kaw, kaw-ut) rather than an application heartbeat.
@@ -329,12 +317,54 @@ pub fn fitting(fate: &str, line: &str) -> bool {
 mod tests {
     use super::*;
 
+    use std::process::Command;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The settings `lab/settings.sh` writes for a run, the knobs (`idle=2`) given to it as
+    /// its environment (`IDLE=2`), as `make lab` does.
+    fn settings(pair: &str, fate: &str, knobs: &str) -> Settings {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let out = std::env::temp_dir().join(format!("hb-lab-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let mut c = Command::new("bash");
+        c.args(["-c", "source lab/topology.sh && source lab/settings.sh"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("PAIR", pair)
+            .env("FATE", fate)
+            .env("OUT", &out)
+            .env("PORT", "9000");
+        for k in [
+            "IDLE",
+            "INTERVAL",
+            "PROBES",
+            "USER_TIMEOUT",
+            "WRITE",
+            "DURATION",
+        ] {
+            c.env_remove(k);
+        }
+        for k in ["FLAP", "NAT_IDLE", "LOSS", "DELAY", "JITTER"] {
+            c.env_remove(k);
+        }
+        for (k, v) in knobs.split_whitespace().filter_map(|kv| kv.split_once('=')) {
+            c.env(k.to_uppercase(), v);
+        }
+        assert!(c.status().unwrap().success(), "lab/settings.sh failed");
+        let text = std::fs::read_to_string(out.join("settings")).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        Settings::parse(&text)
+    }
+
     fn run(pair: &str, fate: &str, knobs: &str) -> Expect {
-        let text = format!("pair={pair}\nfate={fate}\n{}", knobs.replace(' ', "\n"));
-        expected(&Settings::parse(&text))
+        expected(&settings(pair, fate, knobs))
     }
 
     #[test]
+    #[cfg_attr(
+        not(unix),
+        ignore = "needs bash: the lab's defaults live in lab/settings.sh"
+    )]
     fn the_knobs_change_the_expectation() {
         let hb = |k| run("hb", "hung", k);
         assert_eq!(hb(""), Expect::AfterLastByte { lo: 2.5, hi: 2.5 });
@@ -363,11 +393,25 @@ mod tests {
         );
         assert_eq!(run("hb", "flap", ""), Expect::Never);
         assert_eq!(run("hb", "flap", "flap=1"), run("hb", "partition", ""));
+        assert_eq!(settings("hb", "hung", "").watch(), 6);
+        assert_eq!(settings("kaw-ut", "busy-gone", "").watch(), 11);
     }
 
     #[test]
+    #[cfg_attr(
+        not(unix),
+        ignore = "needs bash: the lab's defaults live in lab/settings.sh"
+    )]
     fn false_deaths_follow_the_settings() {
-        let d = |knobs: &str| match run("hb", "slow", knobs) {
+        let d = |knobs: &str| match run(
+            "hb",
+            if knobs.contains("loss") {
+                "lossy"
+            } else {
+                "slow"
+            },
+            knobs,
+        ) {
             Expect::FalseDeaths(d) => d,
             e => panic!("{e:?}"),
         };

@@ -148,7 +148,8 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         Ok(text) => Settings::parse(&text),
         Err(_) => {
             let mut w = run.split_whitespace();
-            Settings::defaults(w.next().unwrap_or("?"), w.next().unwrap_or("?"))
+            let (pair, fate) = (w.next().unwrap_or("?"), w.next().unwrap_or("?"));
+            Settings::parse(&format!("pair={pair}\nfate={fate}"))
         }
     };
     let expect = expect::expected(&settings);

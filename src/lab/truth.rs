@@ -17,13 +17,12 @@ use super::expect::{Expect, Settings};
 use super::Log;
 use std::net::Ipv4Addr;
 
-/// The server's address in the lab's topology (lab/topology.sh), unless `settings` says.
-fn server_ip(s: &Settings) -> Ipv4Addr {
+/// The server's address, as the run's `settings` recorded it from lab/topology.sh.
+fn server_ip(s: &Settings) -> Option<Ipv4Addr> {
     s.raw
         .iter()
         .find(|(k, _)| k == "server_ip")
         .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(Ipv4Addr::new(192, 0, 2, 66))
 }
 
 /// `agrees` or `disagrees: why`, and what the wire saw, line by line.
@@ -35,7 +34,12 @@ pub fn check(
     fault: f64,
     end: f64,
 ) -> (String, Vec<String>) {
-    let srv_ip = server_ip(s);
+    let Some(srv_ip) = server_ip(s) else {
+        return (
+            "disagrees: the settings name no server_ip".into(),
+            Vec::new(),
+        );
+    };
     let from_server = |x: &&Segment| x.src.0 == srv_ip;
     let rel = |t: f64| format!("F{:+.3} s", t - fault);
     let death = log.end().map(|(t, _)| t);
@@ -45,18 +49,15 @@ pub fn check(
         segs.iter().filter(from_server).count()
     )];
     let server_after = |t: f64| segs.iter().filter(from_server).filter(move |x| x.at > t);
-    let last_data = segs
-        .iter()
-        .filter(from_server)
-        .filter(|x| x.len > 0 && x.at <= death.unwrap_or(end))
-        .map(|x| x.at)
-        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
-    let last_any = segs
-        .iter()
-        .filter(from_server)
-        .filter(|x| x.at <= death.unwrap_or(end))
-        .map(|x| x.at)
-        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    // The server's last segment (with data, or any) up to the client's line.
+    let last_from_server = |data: bool| {
+        segs.iter()
+            .filter(from_server)
+            .filter(|x| (x.len > 0 || !data) && x.at <= death.unwrap_or(end))
+            .map(|x| x.at)
+            .reduce(f64::max)
+    };
+    let (last_data, last_any) = (last_from_server(true), last_from_server(false));
     let disagree = |why: String, notes: Vec<String>| (format!("disagrees: {why}"), notes);
     let agree = |notes: Vec<String>| ("agrees".to_string(), notes);
 
@@ -233,7 +234,12 @@ pub fn check_deaths(
     logs: &[Log],
     end: f64,
 ) -> (String, Vec<String>) {
-    let srv_ip = server_ip(s);
+    let Some(srv_ip) = server_ip(s) else {
+        return (
+            "disagrees: the settings name no server_ip".into(),
+            Vec::new(),
+        );
+    };
     let syns = segs
         .iter()
         .filter(|x| x.src.0 != srv_ip && x.has(SYN) && !x.has(ACK));
