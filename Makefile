@@ -1,23 +1,29 @@
 # heartbeat — build the programs as the article's Makefile does (./hb_server 9000),
 # and run every check.
 
-PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server hb_lab hb_wire
+PROGRAMS = hb_client hb_server hb_client1 hb_server1 hb_client_oob hb_server_oob ka_client ka_server
+# The lab is a package of its own (lab/, heartbeat-lab): its programs stay in target/release.
+LAB_PROGRAMS = hb_lab hb_wire
 CARGO ?= cargo
 
-.PHONY: all build test demo lab bench clean check-targets check-windows
+.PHONY: all build lab-build test demo lab bench clean check-targets check-windows
 
 all: build
 	@for p in $(PROGRAMS); do cp target/release/$$p ./$$p; done
 	@echo "built: $(PROGRAMS)"
 
 build:
-	$(CARGO) build --release --bins
+	$(CARGO) build --release --bins -p heartbeat
 
-# Everything CI checks: formatting, lints, unit and integration tests.
+lab-build:
+	$(CARGO) build --release --bins -p heartbeat-lab
+
+# Everything CI checks, for both packages (the port and lab/): formatting, lints, unit and
+# integration tests (the lab's runs every pair through every fate).
 test:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace
 
 # The article in ten seconds: a server hangs, the client notices.
 demo: all
@@ -50,12 +56,12 @@ bench:
 # Knobs: PAIR SCENARIO IDLE INTERVAL PROBES USER_TIMEOUT WRITE DURATION FLAP NAT_IDLE LOSS
 # DELAY JITTER LAB_JOBS (runs at a time, default 4). An empty knob takes the lab's default.
 LAB_KNOBS = PAIR SCENARIO IDLE INTERVAL PROBES USER_TIMEOUT WRITE DURATION FLAP NAT_IDLE LOSS DELAY JITTER LAB_JOBS
-lab: all
-	@$(foreach k,$(LAB_KNOBS),$(k)="$($(k))") bash lab/run.sh
+lab: all lab-build
+	@$(foreach k,$(LAB_KNOBS),$(k)="$($(k))") LAB_BIN=target/release bash lab/run.sh
 
 clean:
 	$(CARGO) clean
-	rm -f $(PROGRAMS)
+	rm -f $(PROGRAMS) $(LAB_PROGRAMS)
 
 # Fuzz each target for FUZZ_SECONDS (default 60) with cargo fuzz; the stable toolchain
 # takes cargo-fuzz's nightly flags with RUSTC_BOOTSTRAP=1. Not part of `make test`.

@@ -5,7 +5,8 @@
 #   make lab PAIR=ka SCENARIO=gone IDLE=2 INTERVAL=1 PROBES=2   just one, with other settings
 set -u
 cd "$(dirname "$0")/.."
-BIN=${BIN:-.}
+BIN=${BIN:-.}                           # the port's programs (make copies them here)
+LAB_BIN=${LAB_BIN:-target/release}      # the lab's own: hb_lab, hb_wire (lab/, heartbeat-lab)
 jobs=${LAB_JOBS:-4}
 
 # Which pairs meet which fate. The writing pairs exist for busy-gone; the statistical fates
@@ -62,7 +63,7 @@ for fate in $fates; do
       echo "== $pair / $fate${name/#-/}" >&2
       (
         [ -n "$knobs" ] && export ${knobs//,/ }
-        BIN=$BIN OUT=$out exec $ns bash lab/scenario.sh "$pair" "$fate"
+        BIN=$BIN LAB_BIN=$LAB_BIN OUT=$out exec $ns bash lab/scenario.sh "$pair" "$fate"
       ) >"$out/scenario.log" 2>&1 &
       running=$((running + 1))
       if [ $running -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
@@ -70,4 +71,4 @@ for fate in $fates; do
   done
 done
 wait
-"$BIN/hb_lab" "${dirs[@]}"
+"$LAB_BIN/hb_lab" "${dirs[@]}"

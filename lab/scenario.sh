@@ -16,7 +16,7 @@
 # DELAY JITTER. What was used goes to $OUT/settings; hb_lab computes the expectation from it.
 set -u
 PAIR=$1 FATE=$2
-BIN=${BIN:-.} PORT=9000 OUT=${OUT:-target/lab/$PAIR-$FATE}
+BIN=${BIN:-.} LAB_BIN=${LAB_BIN:-target/release} PORT=9000 OUT=${OUT:-target/lab/$PAIR-$FATE}
 cd "$(dirname "$0")/.." && source lab/topology.sh
 mkdir -p "$OUT" && find "$OUT" -maxdepth 1 -type f ! -name scenario.log -delete
 now() { date +%s.%N; }
@@ -27,7 +27,7 @@ source lab/settings.sh || exit 2   # the knobs and the defaults: $OUT/settings
 
 build_topology 2>"$OUT/topology.log" || { skip "the topology could not be built: $(tail -1 "$OUT/topology.log")"; exit 0; }
 mkfifo "$OUT/wire.ctl" && exec 4<>"$OUT/wire.ctl"
-"$BIN/hb_wire" -t w1 ws <&4 2>"$OUT/wire.log" &
+"$LAB_BIN/hb_wire" -t w1 ws <&4 2>"$OUT/wire.log" &
 wire() { echo "$*" >&4; }
 [ "$loss" != 0 ] && wire loss "$loss"
 [ "$delay" != 0 ] && wire delay "$delay" "$jitter"
@@ -87,7 +87,7 @@ case $FATE in
       *) echo "unknown fate: $FATE"; exit 2 ;;
     esac
     # Watch for twice the longest bound and a second (hb_lab computes it from the settings).
-    watch=$("$BIN/hb_lab" --watch "$OUT/settings") || watch=10
+    watch=$("$LAB_BIN/hb_lab" --watch "$OUT/settings") || watch=10
     for _ in $(seq $((watch * 20))); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
     stop $cli
     now >"$OUT/end.at" ;;

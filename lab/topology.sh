@@ -64,7 +64,7 @@ build_topology() {
   ip neigh replace $S_IP lladdr $S_MAC dev r1 nud permanent
   in_server ip neigh replace $R1_IP lladdr $R1_MAC dev s0 nud permanent
 
-  # Offloads off where hb_wire copies frames (see src/wire.rs): both ends of both pairs.
+  # Offloads off where hb_wire copies frames (see lab/src/wire.rs): both ends of both pairs.
   for l in r1 w1 ws; do ethtool -K $l tx off tso off gso off gro off >/dev/null 2>&1; done
   in_server ethtool -K s0 tx off tso off gso off gro off >/dev/null 2>&1
   set +e

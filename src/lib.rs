@@ -13,10 +13,8 @@
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
 //! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
-//! | [`lab`] | the fault lab's expectations, verdicts and diagrams (SPEC §6) |
 //! | [`wait`] | `select` on one socket with a timeout: urgent data, a bounded `accept`, a send that must not wait |
 //! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
-//! | [`wire`] | (the lab's) a cable with delay, loss and a cut, where `tc netem` is missing |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
@@ -28,7 +26,6 @@ pub mod error;
 pub mod failover;
 pub mod gate;
 pub mod keepalive;
-pub mod lab;
 pub mod message;
 pub mod monitor;
 pub mod net;
@@ -37,5 +34,4 @@ pub mod reader;
 pub mod readn;
 pub mod server;
 pub mod wait;
-pub mod wire;
 pub mod writer;

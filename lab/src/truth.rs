@@ -12,9 +12,9 @@
 //! * false deaths: one connection per attempt, each answered by a SYN-ACK (the server was
 //!   alive), each death a connection the client closed.
 
-use super::capture::{Segment, ACK, FIN, RST, SYN};
-use super::expect::{Expect, Settings};
-use super::Log;
+use crate::capture::{Segment, ACK, FIN, RST, SYN};
+use crate::expect::{Expect, Settings};
+use crate::Log;
 use std::net::Ipv4Addr;
 
 /// The server's address, as the run's `settings` recorded it from lab/topology.sh.

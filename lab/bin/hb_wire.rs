@@ -1,10 +1,10 @@
 //! `hb_wire IF_A IF_B` — the lab's wire (issue 11): copies every Ethernet frame between two
 //! interfaces with `delay ± jitter`, `loss`, and a cut, like `tc netem` where the kernel has
 //! no `sch_netem`. Commands on standard input: `cut`, `mend`, `delay MS [JITTER]`,
-//! `loss PERCENT`, `stats`; at end of input it prints its counts and exits. See src/wire.rs.
+//! `loss PERCENT`, `stats`; at end of input it prints its counts and exits. See lab/src/wire.rs.
 
 use heartbeat::error::{die, say};
-use heartbeat::wire::{self, packet::Raw, Settings};
+use heartbeat_lab::wire::{self, packet::Raw, Settings};
 use std::io::BufRead;
 use std::sync::Arc;
 

@@ -2,8 +2,8 @@
 //! what the client said, with what the wire saw below it — the table `make lab` prints, and
 //! `target/lab.json`.
 
-use super::expect::{Deaths, Expect};
-use super::{Log, Outcome, ENDINGS};
+use crate::expect::{Deaths, Expect};
+use crate::{Log, Outcome, ENDINGS};
 use std::fmt::Write as _;
 
 /// The programs of a pair.

@@ -1,4 +1,16 @@
-//! The fault lab (SPEC §6, issue 11): what each program pair is expected to notice when its
+//! `heartbeat-lab`: the fault lab (SPEC §6, issues 11 and 19), a package of its own beside
+//! the port — tooling around the programs, not part of what a student reads beside the
+//! articles. It depends on `heartbeat` for the keepalive bound and the programs' line format.
+//!
+//! | module | concern |
+//! | --- | --- |
+//! | [`expect`] | when a client should notice its server's fate, from the run's settings |
+//! | [`capture`] | the pcap file `tcpdump -w` wrote: TCP segments with their times |
+//! | [`truth`] | the wire's word on a verdict: the capture against what the client said |
+//! | [`report`] | the diagram, the table and `target/lab.json` |
+//! | [`wire`] | `hb_wire`'s machinery: a cable with delay, loss and a cut where netem is missing |
+//!
+//! What each pair is expected to notice when its is expected to notice when its
 //! server, or the wire to it, meets a fate — computed from the settings the run recorded —
 //! and the reading of a run's logs and packet capture into a verdict.
 //!
@@ -14,6 +26,7 @@ pub mod capture;
 pub mod expect;
 pub mod report;
 pub mod truth;
+pub mod wire;
 
 use expect::{Deaths, Expect, Settings};
 use std::path::Path;

@@ -3,6 +3,9 @@
 //! namespaces), every verdict `ok` and confirmed by its capture. A fate skipped where it
 //! could have run fails: under CI (root; iptables, ethtool, tcpdump installed by .ci/run)
 //! nothing may be skipped.
+//!
+//! The lab's package tests on its own (`cargo test -p heartbeat-lab`): the port's programs
+//! are built here, into the same target folder, before the lab runs them.
 
 use std::process::Command;
 
@@ -12,11 +15,13 @@ use std::process::Command;
     ignore = "needs Linux: network namespaces, veth and iptables"
 )]
 fn every_pair_through_every_fate_is_ok() {
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let bin = common_bin_dir();
+    build_the_port(root);
     let out = Command::new("bash")
         .arg(format!("{root}/lab/run.sh"))
         .env("BIN", &bin)
+        .env("LAB_BIN", &bin)
         .env_remove("PAIR")
         .env_remove("SCENARIO")
         .env_remove("IDLE")
@@ -36,7 +41,7 @@ fn every_pair_through_every_fate_is_ok() {
         6 + 28 + 2 + 4,
         "every pair through its fates:\n{json}"
     );
-    for fate in heartbeat::lab::FATES {
+    for fate in heartbeat_lab::FATES {
         let n = rows
             .iter()
             .filter(|r| r.contains(&format!("\"fate\": \"{fate}\"")))
@@ -75,6 +80,19 @@ fn every_pair_through_every_fate_is_ok() {
             .join("\n")
     );
     assert!(out.status.success());
+}
+
+/// The port's programs (hb_client, hb_server …) are another package's: cargo builds them for
+/// this test only under `cargo test --workspace`. Build them in this profile either way.
+fn build_the_port(root: &str) {
+    let mut c = Command::new(env!("CARGO"));
+    c.args(["build", "--bins", "-p", "heartbeat", "--manifest-path"])
+        .arg(format!("{root}/Cargo.toml"));
+    if !cfg!(debug_assertions) {
+        c.arg("--release");
+    }
+    let st = c.status().expect("cargo build of the port's programs");
+    assert!(st.success(), "cargo build -p heartbeat failed");
 }
 
 /// target/<profile>/, where cargo put the programs for this test run.

@@ -5,7 +5,7 @@
 //! `idle + probes × interval` after its last byte; the OOB client at the tick where more
 //! than `probes` urgent bytes are unanswered; kernel keepalive `idle + probes × interval`
 //! after the kernel's last exchange — or, with `TCP_USER_TIMEOUT`, at the first probe past
-//! the user timeout ([`crate::keepalive::Settings::bound_with_user_timeout`]).
+//! the user timeout ([`heartbeat::keepalive::Settings::bound_with_user_timeout`]).
 
 use std::time::Duration;
 
@@ -126,7 +126,7 @@ impl Settings {
     /// Kernel keepalive's bound after the last exchange: idle + probes × interval, or the
     /// first probe past the user timeout.
     pub fn keepalive_bound(&self) -> f64 {
-        let k = crate::keepalive::Settings {
+        let k = heartbeat::keepalive::Settings {
             idle: Duration::from_secs_f64(self.idle),
             interval: Duration::from_secs_f64(self.interval),
             probes: self.probes,
@@ -329,7 +329,7 @@ mod tests {
         std::fs::create_dir_all(&out).unwrap();
         let mut c = Command::new("bash");
         c.args(["-c", "source lab/topology.sh && source lab/settings.sh"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .env("PAIR", pair)
             .env("FATE", fate)
             .env("OUT", &out)

@@ -3,7 +3,7 @@
 //! `target/lab.json`. Exits 1 when any verdict is not `ok`. `make lab` runs the scenarios,
 //! then this.
 
-use heartbeat::lab;
+use heartbeat_lab as lab;
 use std::path::Path;
 
 const USAGE: &str = "usage: hb_lab RUN_DIR...   (run folders left by lab/scenario.sh)\n       hb_lab --watch SETTINGS   (seconds a run watches after its fault)";
