@@ -161,6 +161,8 @@ pub struct Monitor {
     streams: Vec<Arc<TcpStream>>,
     readers: usize,
     covering: Option<Arc<TcpStream>>,
+    /// The covering reader's read timeout: it wakes this monitor that long after a read.
+    early: Duration,
     threads: Vec<JoinHandle<()>>,
     stop: Option<Sender<()>>,
     stop_rx: Receiver<()>,
@@ -188,6 +190,7 @@ impl Monitor {
             streams: Vec::new(),
             readers: 0,
             covering: None,
+            early: Duration::ZERO,
             threads: Vec::new(),
             stop: Some(stop),
             stop_rx,
@@ -229,22 +232,28 @@ impl Monitor {
     }
 
     /// An answerer with one reader that reads and echoes lets that reader's blocking `read`
-    /// keep the window while traffic flows, as the C `select` does: the window is the
-    /// socket's read timeout, and the reader wakes the monitor when it passes in silence (or
-    /// when an echo would block). The monitor then sleeps without a timer instead of waking
-    /// at every deadline that traffic has already moved — about 0.7 wakes per heartbeat. A
-    /// second reader (`hb_server1`) ends it: the monitor keeps every deadline itself.
+    /// wake the monitor before the window ends, as the C `select` does: the monitor then
+    /// sleeps without a timer while traffic flows, instead of waking at every deadline that
+    /// traffic has already moved (about 0.7 wakes per heartbeat). The read timeout is only an
+    /// early wake-up, never the deadline: the kernel keeps socket timeouts on its timer wheel,
+    /// which rounds them up by as much as 1/8 (2 s for a 16 s timeout at HZ = 250), so it is
+    /// chosen to fire before the deadline even rounded up ([`early_wake`]), and the monitor
+    /// waits out the exact rest with `park_timeout` (a futex: an hrtimer). A second reader
+    /// (`hb_server1`) ends it: the monitor keeps every deadline itself.
     fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
         let fits = matches!(
             reading,
             Reading::Drop | Reading::HeartbeatBytes | Reading::Messages { echo: Echo::Now }
         );
+        let early = early_wake(self.config.first_window());
         if cfg!(unix)
             && self.readers == 0
             && fits
             && matches!(self.config.rule, Rule::Answerer { .. })
+            && early.is_some()
         {
-            stream.set_read_timeout(Some(self.config.first_window()))?;
+            self.early = early.unwrap_or_default();
+            stream.set_read_timeout(early)?;
             self.shared.set_cover(true);
             self.covering = Some(Arc::clone(stream));
         } else if let Some(first) = self.covering.take() {
@@ -338,11 +347,14 @@ impl Monitor {
             }
             let now = Instant::now();
             if now < self.deadline {
-                // select( …, &tv ): the covering reader's read, or a timer of our own
-                if self.missed == 0 && self.shared.covered() {
+                // select( …, &tv ): until the covering reader's early wake, then (or without
+                // a covering reader) a timer of our own for the exact rest of the window.
+                let left = self.deadline - now;
+                let woken_early = left <= self.config.first_window().saturating_sub(self.early);
+                if self.missed == 0 && self.shared.covered() && !woken_early {
                     thread::park();
                 } else {
-                    thread::park_timeout(self.deadline - now);
+                    thread::park_timeout(left);
                 }
                 continue;
             }
@@ -357,6 +369,15 @@ impl Monitor {
             };
         }
     }
+}
+
+/// The read timeout that wakes an answerer's monitor before a window of `window` ends: the
+/// timer wheel may fire a socket timeout `t` as late as `t + t/8` plus a tick or two (4 ms
+/// each at HZ = 250, 10 ms at HZ = 100), so `t = (window - 30 ms) × 8/9` fires before the
+/// deadline. `None` below 100 ms, where the monitor keeps the time itself.
+fn early_wake(window: Duration) -> Option<Duration> {
+    let ticks = Duration::from_millis(30);
+    (window >= Duration::from_millis(100)).then(|| (window - ticks) * 8 / 9)
 }
 
 /// Send `bytes` on `s` without waiting, after what is left of the previous heartbeat in

@@ -349,8 +349,9 @@ pub(crate) fn read_loop(link: Link, s: Arc<TcpStream>, reading: Reading, to: Not
 }
 
 /// One `read` that got something: its count; EOF and errors as the input that ends the
-/// reader (`pending`: bytes of an unfinished message). A read timeout is the window the
-/// monitor gave this socket passing in silence: wake the monitor and read on.
+/// reader (`pending`: bytes of an unfinished message). A read timeout is the early wake-up
+/// the monitor gave this socket: most of the window passed in silence, so wake the monitor
+/// (it times the exact rest itself) and read on.
 fn read_some(
     link: Link,
     mut s: &TcpStream,
@@ -364,7 +365,7 @@ fn read_some(
             Ok(n) => Ok(n),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                to.wake(); // select() returned 0: the monitor counts it
+                to.wake(); // the window is nearly over: the monitor keeps its end
                 continue;
             }
             Err(error) => Err(Input::Failed {
