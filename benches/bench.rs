@@ -3,9 +3,16 @@
 //! detection times, idle cost, scale), which a micro-benchmark harness does not model, and it
 //! must finish in minutes on 2 cores. Prints a table and writes `target/bench.json`.
 //!
-//! Sections: rtt (round trip), helpers (throughput), detect (detection accuracy), cpu (server
-//! CPU per heartbeat beside two C servers), idle (idle cost), scale. `cargo bench --bench bench -- rtt helpers` runs some.
+//! Sections: rtt (round trip), helpers (throughput), detect (detection accuracy), clock (each
+//! program's windows beside the article's C), cpu (server CPU per heartbeat beside two C
+//! servers), idle (idle cost), scale. `cargo bench --bench bench -- rtt helpers` runs some.
 
+#[cfg(target_os = "linux")]
+#[path = "parts/article.rs"]
+mod article;
+#[cfg(target_os = "linux")]
+#[path = "parts/clock.rs"]
+mod clock;
 #[cfg(target_os = "linux")]
 #[path = "parts/common.rs"]
 mod common;
@@ -52,6 +59,9 @@ fn main() {
     }
     if want("detect") {
         detect::run(&mut report);
+    }
+    if want("clock") {
+        clock::run(&mut report);
     }
     if want("cpu") {
         cpu::run(&mut report);

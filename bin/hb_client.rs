@@ -9,7 +9,7 @@
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::{die, say};
 use heartbeat::message::Message;
-use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading};
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Verdict};
 use heartbeat::net;
 use std::sync::Arc;
 
@@ -24,16 +24,19 @@ fn main() {
     let s = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
     let peer = s.peer_addr().map(|p| p.to_string()).unwrap_or_default();
 
-    let mut mon = Monitor::new(a.timing.prober(), &peer);
-    // The C reads whole msg_t's and "process message" is empty: the reader drops them.
-    mon.watch(Link::Data, &s, Reading::DropMessages)
+    let mut mon = Monitor::new(a.timing.prober(), &peer); // tv.tv_sec = T1;
+                                                          // recv( s, … ) into one msg_t at a time (the in-line readn); /* process message */ is
+                                                          // empty: each whole message is taken and dropped, on the reader thread.
+    mon.watch(Link::Data, &s, Reading::Messages(|_| Verdict::Take))
         .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
+    // msg.type = htonl( MSG_HEARTBEAT ); what each probe sends
     let msg = Message::heartbeat().encode().to_vec();
     mon.heartbeat(Heartbeat::Bytes(s.clone(), msg));
 
     loop {
+        // rc = select( s + 1, &readfd, NULL, NULL, &tv );
         match mon.next_event() {
-            // rc == 0: timed out
+            // rc == 0: timed out; if ( ++heartbeats > 3 ) … else
             Event::Probe(heartbeats) => {
                 say(&format!("sending heartbeat #{heartbeats}"));
                 if let Err(e) = mon.send_heartbeat() {
@@ -41,7 +44,9 @@ fn main() {
                 }
             }
             Event::Dead => die(None, "connection dead"),
+            // recv returned 0
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
+            // recv failure, send failure
             Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
         }
     }

@@ -1,8 +1,9 @@
 //! `hb_client1 HOST PORT` — seed 000's `hb_client1.c`: the heartbeat on a link of its own.
 //!
-//! Listens on an ephemeral port, connects the data connection (`sdata`) to the server, sends
-//! the port there as 2 bytes in network order (the C sends `hblisten.sin_port` as is), and
-//! accepts the server's connection back as the heartbeat link (`shb`). The heartbeat is one
+//! Connects the data connection (`sdata`) to the server, listens on an ephemeral port of
+//! that connection's own local address, sends the port there as 2 bytes in network order
+//! (the C sends `hblisten.sin_port` as is), and accepts the server's connection back as the
+//! heartbeat link (`shb`). (The C listens first, on every interface, then connects.) The heartbeat is one
 //! `0x00` byte on `shb` (`send( shb, "", 1, 0 )`); traffic on either connection resets the
 //! count. Endings: `server terminated (sdata)`, `server terminated (shb)`, `connection dead`.
 //!
@@ -12,7 +13,7 @@
 
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::{die, say};
-use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Op, Reading};
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Op, Reading, Verdict};
 use heartbeat::net;
 use std::io::{self, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
@@ -69,13 +70,17 @@ fn main() {
 
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &server.to_string());
+    // recv( shb, hbmsg, 1, 0 ) and recv( sdata, msg, sizeof( msg ), 0 ): any byte is a sign
+    // of life, and is dropped
     for (link, s) in [(Link::Data, &sdata), (Link::Heartbeat, &shb)] {
-        mon.watch(link, s, Reading::Drop)
+        mon.watch(link, s, Reading::Bytes(|_| Verdict::Take))
             .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
     }
     mon.heartbeat(Heartbeat::Bytes(shb.clone(), vec![0])); // send( shb, "", 1, 0 )
     loop {
+        // rc = select( maxfd1, &readfd, NULL, NULL, &tv );
         match mon.next_event() {
+            // rc == 0: if ( ++heartbeats > 3 ) … ; rc = send( shb, "", 1, 0 );
             Event::Probe(heartbeats) => {
                 say(&format!("sending heartbeat #{heartbeats}"));
                 if let Err(e) = mon.send_heartbeat() {

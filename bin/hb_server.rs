@@ -9,7 +9,8 @@
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::Peer;
-use heartbeat::monitor::{Echo, Event, Input, Link, Monitor, Reading, Sink};
+use heartbeat::message::{Message, MSG_HEARTBEAT, MSG_TYPE1, MSG_TYPE2};
+use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Verdict};
 use heartbeat::server;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
@@ -22,29 +23,42 @@ const SPEC: Spec = Spec::seed000(
 )
 .with(&[Extra::ReplyDelay]);
 
-/// One client: the C `main` after `accept`. Returns the C exit status (always 1).
+/// `switch ( ntohl( msg.type ) )`, for each whole message, on the reader thread.
+fn on_message(msg: &Message) -> Verdict {
+    match msg.msg_type {
+        MSG_TYPE1 => Verdict::Take, // /* process type1 message */
+        MSG_TYPE2 => Verdict::Take, // /* process type2 message */
+        // rc = send( s1, ( char * )&msg, sizeof( msg ), 0 );
+        MSG_HEARTBEAT => Verdict::Echo,
+        // error( 1, 0, "unknown message type (%d)\n", ntohl( msg.type ) );
+        other => Verdict::End(format!("unknown message type ({})", other as i32)),
+    }
+}
+
+/// One client: the C `main` after `s1 = accept( s, NULL, NULL )`. Returns the C exit
+/// status (always 1).
 fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let peer = Peer(peer);
-    let config = a.timing.answerer();
-    // A client that stops reading must not block an echo for ever.
+    let config = a.timing.answerer(); // tv.tv_sec = T1 + T2;
+                                      // A client that stops reading must not block an echo for ever.
     let _ = s1.set_write_timeout(Some(config.death_bound()));
     let s1 = Arc::new(s1);
     let mut mon = Monitor::new(config, &peer.0.to_string());
-    // The reader echoes each MSG_HEARTBEAT itself (no thread handoff on the round trip);
-    // with --reply-delay a writer thread answers late while the reader goes on reading.
-    let echo = match a.reply_delay {
-        None => Echo::Now,
-        Some(d) => match mon.writer(Sink::Socket(s1.clone())) {
-            Ok(w) => Echo::After(d, w),
-            Err(e) => return peer.fail(&e, "cannot start the writer"),
-        },
-    };
-    if let Err(e) = mon.watch(Link::Data, &s1, Reading::Messages { echo }) {
+    // --reply-delay: a writer thread answers late while the reader goes on reading.
+    if let Some(delay) = a.reply_delay {
+        if let Err(e) = mon.delay_echoes(&s1, delay) {
+            return peer.fail(&e, "cannot start the writer");
+        }
+    }
+    // recv( s1, … ) and the in-line readn, then on_message: on the reader thread, which
+    // echoes itself (no thread handoff on the round trip).
+    if let Err(e) = mon.watch(Link::Data, &s1, Reading::Messages(on_message)) {
         return peer.fail(&e, "cannot start the reader");
     }
-    // The C switch on the message type runs on the reader: what reaches here ends the client.
     loop {
+        // rc = select( s1 + 1, &readfd, NULL, NULL, &tv );
         match mon.next_event() {
+            // rc == 0: if ( ++missed_heartbeats > 3 ) … else
             Event::Probe(missed_heartbeats) => {
                 peer.say(&format!("missed heartbeat #{missed_heartbeats}"))
             }
@@ -52,6 +66,7 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 peer.say("connection dead");
                 return 1;
             }
+            // rc == 0 from recv
             Event::Input(Input::Closed { pending: 0, .. }) => {
                 peer.say("client terminated");
                 return 1;
@@ -62,11 +77,12 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 ));
                 return 1;
             }
-            // unknown message type (N)
+            // default: unknown message type (N), from on_message
             Event::Input(Input::Failed { error, .. }) if error.kind() == ErrorKind::InvalidData => {
                 peer.say(&error.to_string());
                 return 1;
             }
+            // recv failure, send failure
             Event::Input(Input::Failed { op, error, .. }) => {
                 return peer.fail(&error, op.failure())
             }

@@ -15,9 +15,10 @@
 
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
-use heartbeat::monitor::{Event, Input, Link, Monitor, Reading};
+use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Verdict};
+use heartbeat::readn::readn_until;
 use heartbeat::server;
-use std::io::{self, Read};
+use std::io::{self, ErrorKind::*};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,47 +29,39 @@ const SPEC: Spec = Spec::seed000(
     Kind::Server,
 );
 
-/// `readn( sdata, &peer.sin_port, 2 )`, all of it within `limit` of now (one deadline, however
-/// the two bytes are cut).
-fn read_port(mut sdata: &TcpStream, limit: Duration) -> io::Result<u16> {
-    let end = Instant::now() + limit;
-    let late = || {
-        let msg = format!("no port number within {limit:?}");
-        io::Error::new(io::ErrorKind::TimedOut, msg)
-    };
-    let mut port = [0u8; 2];
-    let mut got = 0;
-    while got < 2 {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(late());
-        }
-        sdata.set_read_timeout(Some(left))?;
-        match sdata.read(&mut port[got..]) {
-            Ok(0) => {
-                let msg = format!("client closed after {got} of 2 bytes");
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg));
-            }
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(late())
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    sdata.set_read_timeout(None)?;
-    match u16::from_be_bytes(port) {
-        0 => Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "port 0 is not a heartbeat port",
+/// `rc = recv( shb, hbmsg, 1, 0 ); … rc = send( shb, hbmsg, 1, 0 );` — on the reader
+/// thread. The link carries only `0x00`, what `hb_client1` sends: any other byte ends it
+/// before anything is echoed, so a client cannot make this server reflect another service.
+fn on_heartbeat(bytes: &[u8]) -> Verdict {
+    match bytes.iter().find(|&&b| b != 0) {
+        None => Verdict::Echo,
+        Some(b) => Verdict::End(format!(
+            "byte 0x{b:02x} on the heartbeat link, which carries only 0x00"
         )),
-        p => Ok(p),
+    }
+}
+
+/// `rc = recv( sdata, msg, sizeof( msg ), 0 );` — the data is dropped.
+fn on_data(_: &[u8]) -> Verdict {
+    Verdict::Take
+}
+
+/// `rc = readn( sdata, ( char * )&peer.sin_port, sizeof( peer.sin_port ) );`, all of it
+/// within `limit` of now; port 0 is refused.
+fn read_port(sdata: &TcpStream, limit: Duration) -> io::Result<u16> {
+    let mut sin_port = [0u8; 2];
+    let fail = |kind, msg: String| Err(io::Error::new(kind, msg));
+    match readn_until(sdata, &mut sin_port, Instant::now() + limit) {
+        Ok(2) if sin_port == [0, 0] => fail(InvalidData, "port 0 is not a heartbeat port".into()),
+        Ok(2) => Ok(u16::from_be_bytes(sin_port)),
+        Ok(got) => fail(
+            UnexpectedEof,
+            format!("client closed after {got} of 2 bytes"),
+        ),
+        Err(e) if e.kind() == TimedOut => {
+            fail(TimedOut, format!("no port number within {limit:?}"))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -80,7 +73,8 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
         Ok(p) => p,
         Err(e) => return peer.fail(&e, "error reading port number"),
     };
-    // Only ever the host the data connection came from.
+    // rc = connect( shb, ( struct sockaddr * )&peer, peerlen ); only ever to the host the
+    // data connection came from
     let hb_peer = SocketAddr::new(addr.ip(), port);
     let shb = match TcpStream::connect_timeout(&hb_peer, config.first_window()) {
         Ok(s) => s,
@@ -88,18 +82,19 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     };
     let _ = shb.set_write_timeout(Some(config.death_bound()));
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
-    let mut mon = Monitor::new(config, &addr.to_string());
-    // sdata: read and dropped, as the C; shb: every heartbeat byte echoed by its reader.
+    let mut mon = Monitor::new(config, &addr.to_string()); // tv.tv_sec = T1 + T2;
     for (link, s, reading) in [
-        (Link::Data, &sdata, Reading::Drop),
-        (Link::Heartbeat, &shb, Reading::HeartbeatBytes),
+        (Link::Data, &sdata, Reading::Bytes(on_data)),
+        (Link::Heartbeat, &shb, Reading::Bytes(on_heartbeat)),
     ] {
         if let Err(e) = mon.watch(link, s, reading) {
             return peer.fail(&e, "cannot start the reader");
         }
     }
     loop {
+        // rc = select( maxfd1, &readfd, NULL, NULL, &tv );
         match mon.next_event() {
+            // rc == 0: if ( ++missed_heartbeats > 3 ) … else
             Event::Probe(missed_heartbeats) => {
                 peer.say(&format!("missed heartbeat #{missed_heartbeats}"))
             }
@@ -107,10 +102,13 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 peer.say("connection dead");
                 return 1;
             }
+            // recv returned 0 on shb or sdata
             Event::Input(Input::Closed { .. }) => {
                 peer.say("client terminated");
                 return 1;
             }
+            // shb recv failure (or a byte that is not a heartbeat: on_heartbeat), shb send
+            // failure, recv failure
             Event::Input(Input::Failed { link, op, error }) => {
                 let shb = if link == Link::Heartbeat { "shb " } else { "" };
                 return peer.fail(&error, &format!("{shb}{}", op.failure()));

@@ -186,12 +186,8 @@ pub fn say(text: &str) {
 /// peer has gone still ends just its connection.
 #[doc(alias = "SIGPIPE")]
 pub fn output_gone() -> ! {
-    #[cfg(unix)]
-    // SAFETY: signal and raise on this process; no memory is touched.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
+    crate::sys::default_sigpipe();
+    crate::sys::raise_sigpipe();
     std::process::exit(141)
 }
 

@@ -114,11 +114,11 @@ impl Gate {
 
     /// Whether a client is waiting or comes within `limit` (no descriptor needed to ask).
     fn next_within(&self, listener: &TcpListener, limit: Duration) -> bool {
-        let want = crate::wait::Events {
+        let want = crate::sys::Events {
             read: true,
             ..Default::default()
         };
-        crate::wait::ready(socket2::SockRef::from(listener), want, Some(limit))
+        crate::sys::ready(socket2::SockRef::from(listener), want, Some(limit))
             .map_or(true, |r| r.read)
     }
 

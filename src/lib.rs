@@ -6,6 +6,7 @@
 //! | [`net`] | `set_address`, `tcp_server`, `tcp_client`, `udp_server`, `udp_client` |
 //! | [`readn`] | `readn`, `readvrec`, `readline` (both variants) |
 //! | [`message`] | `msg_t`, `MSG_TYPE1`, `MSG_TYPE2`, `MSG_HEARTBEAT` |
+//! | [`conn`] | what a connection's threads share: `sdata`/`shb`, `recv failure`/`send failure`, what ends it, the last sign of life |
 //! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` and Stevens' `alarm` clock |
 //! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
 //! | [`writer`] | their `send` calls that may block, each connection's on a thread of its own |
@@ -13,7 +14,7 @@
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
 //! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
-//! | [`wait`] | `select` on one socket with a timeout: urgent data, a bounded `accept`, a send that must not wait |
+//! | [`sys`] | the raw system calls, one per function: `poll`/`select`, `MSG_DONTWAIT`, `MSG_OOB`, `sockatmark`, `SIGPIPE` |
 //! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
 //! | [`error`] | the per-program `error()` function and its line formats |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod conn;
 pub mod error;
 pub mod failover;
 pub mod gate;
@@ -33,5 +35,5 @@ pub mod oob;
 pub mod reader;
 pub mod readn;
 pub mod server;
-pub mod wait;
+pub mod sys;
 pub mod writer;

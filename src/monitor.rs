@@ -54,7 +54,7 @@
 //! every thread: nothing outlives the connection.
 //!
 //! ```
-//! use heartbeat::monitor::{Config, Event, Link, Monitor, Reading, Rule};
+//! use heartbeat::monitor::{Config, Event, Link, Monitor, Reading, Rule, Verdict};
 //! use std::net::{TcpListener, TcpStream};
 //! use std::time::Duration;
 //!
@@ -65,14 +65,18 @@
 //! let ms = Duration::from_millis;
 //! let config = Config { rule: Rule::Prober { idle: ms(40) }, interval: ms(20), probes: 2 };
 //! let mut mon = Monitor::new(config, &peer.to_string());
-//! mon.watch(Link::Data, &conn, Reading::Drop).unwrap();
+//! mon.watch(Link::Data, &conn, Reading::Bytes(|_| Verdict::Take)).unwrap();
 //! assert!(matches!(mon.next_event(), Event::Probe(1))); // after idle: send heartbeat #1
 //! assert!(matches!(mon.next_event(), Event::Probe(2))); // after interval: #2
 //! assert!(matches!(mon.next_event(), Event::Dead));     // idle + 2 × interval: dead
 //! ```
 
-use crate::reader::{read_loop, send_now, Notify, Shared};
-pub use crate::reader::{Echo, Input, Link, Op, Reading, READER_STACK};
+pub use crate::conn::{Input, Link, Op};
+use crate::conn::{Notify, Shared, READER_STACK};
+use crate::oob;
+use crate::reader::{read_bytes, read_messages, Echo};
+pub use crate::reader::{Reading, Verdict};
+use crate::sys::send_now;
 pub use crate::writer::{Sink, Writer};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
@@ -160,7 +164,11 @@ pub struct Monitor {
     on_thread: ThreadId,
     streams: Vec<Arc<TcpStream>>,
     readers: usize,
+    /// How readers carry out [`Verdict::Echo`].
+    echo: Echo,
     covering: Option<Arc<TcpStream>>,
+    /// The covering reader's read timeout: it wakes this monitor that long after a read.
+    early: Duration,
     threads: Vec<JoinHandle<()>>,
     stop: Option<Sender<()>>,
     stop_rx: Receiver<()>,
@@ -187,7 +195,9 @@ impl Monitor {
             on_thread: thread::current().id(),
             streams: Vec::new(),
             readers: 0,
+            echo: Echo::Now,
             covering: None,
+            early: Duration::ZERO,
             threads: Vec::new(),
             stop: Some(stop),
             stop_rx,
@@ -206,8 +216,8 @@ impl Monitor {
         }
     }
 
-    /// Start a reader thread on `stream` (shared with the caller, one descriptor), doing
-    /// what `reading` says. Its signs of life count towards this monitor.
+    /// Start a reader thread on `stream` (shared with the caller, one descriptor), reading
+    /// and deciding as `reading` says. Its signs of life count towards this monitor.
     pub fn watch(
         &mut self,
         link: Link,
@@ -215,36 +225,59 @@ impl Monitor {
         reading: Reading,
     ) -> io::Result<()> {
         self.cover(stream, &reading)?;
-        let reading_stream = Arc::clone(stream);
+        let s = Arc::clone(stream);
         self.streams.push(Arc::clone(stream));
         self.readers += 1;
-        let to = self.notify();
+        let (to, echo) = (self.notify(), self.echo.clone());
         let shb = if link == Link::Heartbeat { " shb" } else { "" };
         let handle = thread::Builder::new()
             .name(format!("reader {}{shb}", self.label))
             .stack_size(READER_STACK)
-            .spawn(move || read_loop(link, reading_stream, reading, to))?;
+            .spawn(move || {
+                debug!("reader started on {}", link.c_name());
+                let end = match reading {
+                    Reading::Bytes(decide) => Some(read_bytes(link, &s, decide, &echo, &to)),
+                    Reading::Messages(decide) => Some(read_messages(link, &s, decide, &echo, &to)),
+                    Reading::Urgent { answer, data } => oob::read_loop(&s, answer, data, &to),
+                };
+                if let Some(input) = end {
+                    to.tell(input);
+                }
+                debug!("reader on {} ended", link.c_name());
+            })?;
         self.threads.push(handle);
         Ok(())
     }
 
+    /// Readers started after this carry out [`Verdict::Echo`] `delay` late, through a writer
+    /// on `stream`, and go on reading meanwhile (`hb_server --reply-delay`, seed 001's
+    /// `sleep(sleepingTime)` before the answer).
+    pub fn delay_echoes(&mut self, stream: &Arc<TcpStream>, delay: Duration) -> io::Result<()> {
+        let w = self.writer(Sink::Socket(Arc::clone(stream)))?;
+        self.echo = Echo::After(delay, w);
+        Ok(())
+    }
+
     /// An answerer with one reader that reads and echoes lets that reader's blocking `read`
-    /// keep the window while traffic flows, as the C `select` does: the window is the
-    /// socket's read timeout, and the reader wakes the monitor when it passes in silence (or
-    /// when an echo would block). The monitor then sleeps without a timer instead of waking
-    /// at every deadline that traffic has already moved — about 0.7 wakes per heartbeat. A
-    /// second reader (`hb_server1`) ends it: the monitor keeps every deadline itself.
+    /// wake the monitor before the window ends, as the C `select` does: the monitor then
+    /// sleeps without a timer while traffic flows, instead of waking at every deadline that
+    /// traffic has already moved (about 0.7 wakes per heartbeat). The read timeout is only an
+    /// early wake-up, never the deadline: the kernel keeps socket timeouts on its timer wheel,
+    /// which rounds them up by as much as 1/8 (2 s for a 16 s timeout at HZ = 250), so it is
+    /// chosen to fire before the deadline even rounded up ([`early_wake`]), and the monitor
+    /// waits out the exact rest with `park_timeout` (a futex: an hrtimer). A second reader
+    /// (`hb_server1`) ends it: the monitor keeps every deadline itself.
     fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
-        let fits = matches!(
-            reading,
-            Reading::Drop | Reading::HeartbeatBytes | Reading::Messages { echo: Echo::Now }
-        );
+        let fits = matches!(self.echo, Echo::Now) && !matches!(reading, Reading::Urgent { .. });
+        let early = early_wake(self.config.first_window());
         if cfg!(unix)
             && self.readers == 0
             && fits
             && matches!(self.config.rule, Rule::Answerer { .. })
+            && early.is_some()
         {
-            stream.set_read_timeout(Some(self.config.first_window()))?;
+            self.early = early.unwrap_or_default();
+            stream.set_read_timeout(early)?;
             self.shared.set_cover(true);
             self.covering = Some(Arc::clone(stream));
         } else if let Some(first) = self.covering.take() {
@@ -338,11 +371,14 @@ impl Monitor {
             }
             let now = Instant::now();
             if now < self.deadline {
-                // select( …, &tv ): the covering reader's read, or a timer of our own
-                if self.missed == 0 && self.shared.covered() {
+                // select( …, &tv ): until the covering reader's early wake, then (or without
+                // a covering reader) a timer of our own for the exact rest of the window.
+                let left = self.deadline - now;
+                let woken_early = left <= self.config.first_window().saturating_sub(self.early);
+                if self.missed == 0 && self.shared.covered() && !woken_early {
                     thread::park();
                 } else {
-                    thread::park_timeout(self.deadline - now);
+                    thread::park_timeout(left);
                 }
                 continue;
             }
@@ -357,6 +393,15 @@ impl Monitor {
             };
         }
     }
+}
+
+/// The read timeout that wakes an answerer's monitor before a window of `window` ends: the
+/// timer wheel may fire a socket timeout `t` as late as `t + t/8` plus a tick or two (4 ms
+/// each at HZ = 250, 10 ms at HZ = 100), so `t = (window - 30 ms) × 8/9` fires before the
+/// deadline. `None` below 100 ms, where the monitor keeps the time itself.
+fn early_wake(window: Duration) -> Option<Duration> {
+    let ticks = Duration::from_millis(30);
+    (window >= Duration::from_millis(100)).then(|| (window - ticks) * 8 / 9)
 }
 
 /// Send `bytes` on `s` without waiting, after what is left of the previous heartbeat in

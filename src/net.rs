@@ -177,14 +177,14 @@ pub fn canonical(peer: SocketAddr) -> SocketAddr {
 
 /// `accept` with a time limit: the next connection, or `None` when `limit` passes first.
 /// `SO_RCVTIMEO` bounds `accept` on Linux only; macOS and Windows ignore it there, so this
-/// waits in [`crate::wait::ready`] and accepts without blocking (a connection reset while
+/// waits in [`crate::sys::ready`] and accepts without blocking (a connection reset while
 /// waiting in the queue is skipped, not waited for). The accepted socket blocks.
 #[doc(alias = "accept")]
 pub fn accept_within(
     listener: &TcpListener,
     limit: std::time::Duration,
 ) -> io::Result<Option<(TcpStream, SocketAddr)>> {
-    use crate::wait::{ready, Events};
+    use crate::sys::{ready, Events};
     let end = std::time::Instant::now() + limit;
     let want = Events {
         read: true,

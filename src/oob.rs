@@ -55,10 +55,10 @@
 //!
 //! Linux's `poll` reports urgent data as `POLLPRI`; macOS's does not, and Windows' `WSAPoll`
 //! has no `POLLPRI` at all: there the reader waits in `select` with the socket in the
-//! exception set, where both report it ([`crate::wait`]).
+//! exception set, where both report it ([`crate::sys::ready`]).
 
-use crate::reader::{Input, Link, Notify, Op};
-use crate::wait::{self, Events};
+use crate::conn::{Input, Link, Notify, Op};
+use crate::sys::{self, at_mark, recv_urgent, Events};
 use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
@@ -68,18 +68,6 @@ use std::time::Duration;
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
 const HELD_RETRY: Duration = Duration::from_millis(20);
-
-/// Send one urgent byte (`send(fd, "1", 1, MSG_OOB)`), waiting for room in the send buffer.
-/// The monitor never calls this: it queues the byte on the connection's [`Writer`].
-#[doc(alias = "MSG_OOB")]
-pub fn send_urgent(s: &TcpStream, byte: u8) -> io::Result<()> {
-    let sent = socket2::SockRef::from(s).send_out_of_band(&[byte])?;
-    if sent == 1 {
-        Ok(())
-    } else {
-        Err(io::Error::new(ErrorKind::WriteZero, "urgent byte not sent"))
-    }
-}
 
 /// The reader of an OOB connection ([`Reading::Urgent`](crate::reader::Reading::Urgent)):
 /// urgent bytes first, stamped and answered; normal data to `data`. Returns the input that
@@ -183,49 +171,9 @@ fn urgent_first(
     }
 }
 
-/// `ioctl(fd, SIOCATMARK)` (`<linux/sockios.h>`; on macOS `_IOR('s', 7, int)`).
-#[cfg(target_os = "linux")]
-const SIOCATMARK: libc::c_ulong = 0x8905;
-#[cfg(target_os = "macos")]
-const SIOCATMARK: libc::c_ulong = 0x4004_7307;
-
-/// `sockatmark(fd)`: whether the next normal read starts at the urgent mark.
-#[doc(alias = "sockatmark")]
-#[cfg(any(target_os = "linux", target_os = "macos"))]
-fn at_mark(s: &TcpStream) -> io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let mut at: libc::c_int = 0;
-    // SAFETY: SIOCATMARK writes one int through the pointer, which outlives the call.
-    let rc = unsafe { libc::ioctl(s.as_raw_fd(), SIOCATMARK as _, &mut at) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(at != 0)
-}
-
-/// Winsock's `SIOCATMARK` answers another question ("is no urgent data waiting?", true as
-/// soon as the byte is taken out of band), so on Windows every mark counts as reached once its
-/// byte is taken: the server answers at once, as Stevens' `sig_urg` does.
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-fn at_mark(_: &TcpStream) -> io::Result<bool> {
-    Ok(true)
-}
-
-/// `recv(fd, &c, 1, MSG_OOB)`: `None` when there is no urgent byte to take (yet).
-fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
-    let mut c = [std::mem::MaybeUninit::<u8>::uninit()];
-    match socket2::SockRef::from(s).recv_out_of_band(&mut c) {
-        // SAFETY: recv wrote the one byte it reports.
-        Ok(1) => Ok(Some(unsafe { c[0].assume_init() })),
-        Ok(_) => Ok(None),
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::InvalidInput) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// Block until the socket has urgent data or (with `data`) normal data, EOF or an error:
 /// `(urgent, readable)`. Without `data`, only look (no wait) for urgent data. How each
-/// system reports urgent data: [`crate::wait`].
+/// system reports urgent data: [`crate::sys`].
 fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
     let want = Events {
         read: data,
@@ -233,6 +181,6 @@ fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
         urgent: true,
     };
     let timeout = if data { None } else { Some(Duration::ZERO) };
-    let got = wait::ready(socket2::SockRef::from(s), want, timeout)?;
+    let got = sys::ready(socket2::SockRef::from(s), want, timeout)?;
     Ok((got.urgent, got.read))
 }

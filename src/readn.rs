@@ -27,6 +27,8 @@
 //!   last line cut by EOF is returned, not dropped as the C optimized variant drops it.
 
 use std::io::{self, ErrorKind, Read};
+use std::net::TcpStream;
+use std::time::Instant;
 
 /// Read until `buf` is full or EOF; return the count (short only at EOF). `Interrupted` is
 /// retried; the call blocks like `recv(…, 0)`, it never spins.
@@ -34,6 +36,57 @@ pub fn readn<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
+            Ok(0) => break, // EOF: return the short count
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// [`readn`] on a socket, all of it by `deadline`, however the bytes are cut: each `recv`
+/// waits only for what is left of the time, in `poll` (an hrtimer, so the deadline holds
+/// to the millisecond; a socket's `SO_RCVTIMEO` would round it up by as much as 1/8).
+/// Returns the count, short only at EOF; `TimedOut` when the deadline passes first. This
+/// is `hb_server1`'s `readn( sdata, ( char * )&peer.sin_port, sizeof( peer.sin_port ) )`,
+/// which in C could wait for ever on a client that sends one byte.
+///
+/// ```
+/// use heartbeat::readn::readn_until;
+/// use std::io::Write;
+/// use std::time::{Duration, Instant};
+/// let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let mut c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+/// let (s, _) = l.accept().unwrap();
+/// c.write_all(&[0x23]).unwrap(); // one byte of two
+/// let mut port = [0u8; 2];
+/// let by = Instant::now() + Duration::from_millis(100);
+/// let e = readn_until(&s, &mut port, by).unwrap_err();
+/// assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+/// assert!(Instant::now() >= by);
+/// ```
+#[doc(alias = "readn")]
+pub fn readn_until(s: &TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<usize> {
+    use crate::sys::{ready, Events};
+    let want = Events {
+        read: true,
+        ..Events::default()
+    };
+    let mut got = 0;
+    while got < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let late = || {
+            let msg = format!("{got} of {} bytes by the deadline", buf.len());
+            io::Error::new(ErrorKind::TimedOut, msg)
+        };
+        if left.is_zero() || !ready(socket2::SockRef::from(s), want, Some(left))?.read {
+            if Instant::now() >= deadline {
+                return Err(late());
+            }
+            continue; // woken a moment early: wait the rest
+        }
+        match (&*s).read(&mut buf[got..]) {
             Ok(0) => break, // EOF: return the short count
             Ok(n) => got += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,

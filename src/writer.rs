@@ -18,7 +18,7 @@
 //! [`Input::Failed`] with [`Op::Send`]. The writer ends when the monitor does (it is told to stop and
 //! joined), and a blocked write returns because the monitor shuts the socket down.
 
-use crate::reader::{Input, Link, Notify, Op, Shared, READER_STACK};
+use crate::conn::{Input, Link, Notify, Op, Shared, READER_STACK};
 use crossbeam_channel::{
     bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender,
 };
@@ -170,7 +170,7 @@ impl Run {
             debug!("no urgent byte after the half-close: the link cannot carry it");
             return false;
         }
-        match crate::oob::send_urgent(s, c) {
+        match crate::sys::send_urgent(s, c) {
             Ok(()) => false,
             Err(e) => self.failed(e),
         }

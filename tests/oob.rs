@@ -149,7 +149,7 @@ fn a_plain_blocking_read_loses_the_urgent_byte() {
         (rx, buf[..n].to_vec())
     });
     std::thread::sleep(Duration::from_millis(200));
-    heartbeat::oob::send_urgent(&tx, b'1').unwrap();
+    heartbeat::sys::send_urgent(&tx, b'1').unwrap();
     (&tx).write_all(b"data").unwrap();
     let (rx, first) = reader.join().unwrap();
     assert_eq!(first, b"data", "the urgent byte is skipped in the stream");

@@ -4,7 +4,7 @@
 //! the bytes of an unfinished message are reported as pending.
 #![no_main]
 use heartbeat::message::{Message, MSG_LEN};
-use heartbeat::monitor::MessageAssembler;
+use heartbeat::reader::MessageAssembler;
 use libfuzzer_sys::fuzz_target;
 use std::io::Read;
 

@@ -1,7 +1,24 @@
-//! Waiting on one socket with a timeout: the `select(maxfd + 1, &readmask, NULL, NULL, &tv)`
-//! of seed 000's loops, for the three places the port still needs it — the OOB reader's wait
-//! for urgent data (Stevens' `sig_urg`, [`crate::oob`]), `hb_client1`'s bounded `accept`,
-//! and a send that must not wait for room (`MSG_DONTWAIT`, which Winsock lacks).
+//! The raw system calls, one per function, as `socket2` arranges them: what `std::net`
+//! has no call for. Every other module reaches the kernel through these or through
+//! `std`/`socket2`.
+//!
+//! | function | system call | used by |
+//! | --- | --- | --- |
+//! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, bounded `accept`s |
+//! | [`send_now`] | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes |
+//! | [`send_urgent`] | `send(…, MSG_OOB)` | the OOB writer |
+//! | [`recv_urgent`] | `recv(…, MSG_OOB)` | the OOB reader |
+//! | [`at_mark`] | `ioctl(SIOCATMARK)`, i.e. `sockatmark` | the OOB reader |
+//! | [`default_sigpipe`], [`raise_sigpipe`] | `signal(SIGPIPE, SIG_DFL)`, `raise(SIGPIPE)` | a program whose output pipe closed |
+//!
+//! ## `ready`: `select` on one socket with a timeout
+//!
+//! The `select(maxfd + 1, &readmask, NULL, NULL, &tv)` of seed 000's loops, for the places
+//! the port still needs it: the OOB reader's wait for urgent data (Stevens' `sig_urg`,
+//! [`crate::oob`]), `hb_client1`'s bounded `accept`, `hb_server1`'s port handshake
+//! ([`crate::readn::readn_until`]), and a send that must not wait for room (Windows). Its
+//! timeout is an hrtimer on Linux (exact to the millisecond it is given in), unlike a
+//! socket's `SO_RCVTIMEO`, which the kernel's timer wheel rounds up by as much as 1/8.
 //!
 //! Why not one call everywhere: each system reports urgent data differently.
 //! - **Linux**: `poll` with `POLLPRI` reports pending urgent data; it has no descriptor limit.
@@ -14,7 +31,8 @@
 //!   `exceptfds`. Its `fd_set` is a list of sockets, so there is no value limit.
 
 use socket2::SockRef;
-use std::io;
+use std::io::{self, ErrorKind};
+use std::net::TcpStream;
 use std::time::Duration;
 
 /// What to wait for, and what [`ready`] found.
@@ -193,6 +211,106 @@ mod imp {
             write: want.write && w.fd_count > 0,
             urgent: want.urgent && x.fd_count > 0,
         })
+    }
+}
+
+/// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
+#[doc(alias = "MSG_DONTWAIT")]
+#[cfg(unix)]
+pub fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    match SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
+        r => r,
+    }
+}
+
+/// Winsock has no per-call `MSG_DONTWAIT` (and `FIONBIO` would change the socket for its
+/// reader too): send only when `select` finds room, 0 when it finds none. Windows takes a
+/// whole send once there is any room, so this does not wait in practice. (Two calls: the
+/// one place where a system lacks the one call.)
+#[cfg(not(unix))]
+pub fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    use std::io::Write;
+    let room = Events {
+        write: true,
+        ..Default::default()
+    };
+    if !ready(SockRef::from(s), room, Some(Duration::ZERO))?.write {
+        return Ok(0);
+    }
+    (&*s).write(buf)
+}
+
+/// Send one urgent byte (`send(fd, "1", 1, MSG_OOB)`), waiting for room in the send buffer.
+/// The monitor never calls this: it queues the byte on the connection's writer.
+#[doc(alias = "MSG_OOB")]
+pub fn send_urgent(s: &TcpStream, byte: u8) -> io::Result<()> {
+    match SockRef::from(s).send_out_of_band(&[byte])? {
+        1 => Ok(()),
+        _ => Err(io::Error::new(ErrorKind::WriteZero, "urgent byte not sent")),
+    }
+}
+
+/// `recv(fd, &c, 1, MSG_OOB)`: `None` when there is no urgent byte to take (yet).
+#[doc(alias = "MSG_OOB")]
+pub fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
+    let mut c = [std::mem::MaybeUninit::<u8>::uninit()];
+    match SockRef::from(s).recv_out_of_band(&mut c) {
+        // SAFETY: recv wrote the one byte it reports.
+        Ok(1) => Ok(Some(unsafe { c[0].assume_init() })),
+        Ok(_) => Ok(None),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::InvalidInput) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `ioctl(fd, SIOCATMARK)` (`<linux/sockios.h>`; on macOS `_IOR('s', 7, int)`).
+#[cfg(target_os = "linux")]
+const SIOCATMARK: libc::c_ulong = 0x8905;
+#[cfg(target_os = "macos")]
+const SIOCATMARK: libc::c_ulong = 0x4004_7307;
+
+/// `sockatmark(fd)`: whether the next normal read starts at the urgent mark.
+#[doc(alias = "sockatmark")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub fn at_mark(s: &TcpStream) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut at: libc::c_int = 0;
+    // SAFETY: SIOCATMARK writes one int through the pointer, which outlives the call.
+    let rc = unsafe { libc::ioctl(s.as_raw_fd(), SIOCATMARK as _, &mut at) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(at != 0)
+}
+
+/// Winsock's `SIOCATMARK` answers another question ("is no urgent data waiting?", true as
+/// soon as the byte is taken out of band), so on Windows every mark counts as reached once its
+/// byte is taken: the server answers at once, as Stevens' `sig_urg` does. No call.
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+pub fn at_mark(_: &TcpStream) -> io::Result<bool> {
+    Ok(true)
+}
+
+/// `signal(SIGPIPE, SIG_DFL)`: undo the Rust runtime's `SIG_IGN`, so that a `SIGPIPE` kills
+/// the process as it kills the C program. No-op off Unix.
+#[doc(alias = "SIGPIPE")]
+pub fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: signal on this process with a default disposition; no memory is touched.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// `raise(SIGPIPE)`: with [`default_sigpipe`] first, the process dies of it (status 141 in
+/// the shell). No-op off Unix.
+#[doc(alias = "SIGPIPE")]
+pub fn raise_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: raise on this process; no memory is touched.
+    unsafe {
+        libc::raise(libc::SIGPIPE);
     }
 }
 
