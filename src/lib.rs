@@ -18,6 +18,7 @@
 //! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
 //! | [`wire`] | (the lab's) a cable with delay, loss and a cut, where `tc netem` is missing |
 //! | [`error`] | the per-program `error()` function and its line formats |
+//! | [`stderr`] | its `fprintf( stderr, … )`: one writer thread behind a bounded queue, so no line blocks a connection |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
 //! The programs in `bin/` are thin `main`s that read beside their C originals.
@@ -36,6 +37,7 @@ pub mod oob;
 pub mod reader;
 pub mod readn;
 pub mod server;
+pub mod stderr;
 pub mod wait;
 pub mod wire;
 pub mod writer;
