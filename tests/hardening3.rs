@@ -368,3 +368,153 @@ fn the_last_line_is_written_and_the_exit_is_bounded() {
         server.join().unwrap();
     }
 }
+
+/// `ss -tmnpaH`: for each TCP socket of process `pid`, its send and receive buffer sizes
+/// (`tb`, `rb` of `skmem`) and bytes queued to send and received unread (`w`, `r`).
+#[cfg(target_os = "linux")]
+fn sockets_of(pid: u32) -> Vec<[u64; 4]> {
+    let out = Command::new("ss")
+        .args(["-tmnpaH"])
+        .output()
+        .expect("ss (iproute2)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    // A record is a line and the lines indented under it.
+    let mut records: Vec<String> = Vec::new();
+    for line in text.lines() {
+        match (line.starts_with(char::is_whitespace), records.last_mut()) {
+            (true, Some(r)) => r.push_str(line),
+            _ => records.push(line.to_string()),
+        }
+    }
+    let field = |mem: &str, key: &str| -> u64 {
+        mem.split(',')
+            .find_map(|f| f.strip_prefix(key).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    };
+    records
+        .iter()
+        .filter(|r| r.contains(&format!("pid={pid},")))
+        .filter_map(|r| {
+            let mem = r.split("skmem:(").nth(1)?.split(')').next()?;
+            Some([
+                field(mem, "tb"),
+                field(mem, "rb"),
+                field(mem, "w"),
+                field(mem, "r"),
+            ])
+        })
+        .collect()
+}
+
+/// What a bounded buffer is: the kernel doubles the 32 KiB asked (net::BUFFER).
+#[cfg(target_os = "linux")]
+const BOUNDED: u64 = 2 * heartbeat::net::BUFFER as u64;
+
+/// Item 3: every socket of every program has bounded buffers — clients, listeners, accepted
+/// sockets and `hb_server1`'s connection back (on the code before, every client socket and
+/// the connect-back had the autotuned 128 KiB receive buffer that grows to 6 MiB).
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: ss -p")]
+fn every_socket_of_every_program_has_bounded_buffers() {
+    #[cfg(target_os = "linux")]
+    for (server, client, sockets, timing) in [
+        ("hb_server", "hb_client", [2, 1], ["--idle", "5"]),
+        ("hb_server1", "hb_client1", [3, 2], ["--idle", "5"]),
+        (
+            "hb_server_oob",
+            "hb_client_oob",
+            [2, 1],
+            ["--interval", "1"],
+        ),
+        ("ka_server", "ka_client", [2, 1], ["--idle", "5"]),
+    ] {
+        use common::procs::{server as start_server, Prog};
+        let (srv, port) = start_server(server, &timing);
+        let p = port.to_string();
+        // stdin kept open: hb_client_oob half-closes at its end, and the server then closes.
+        let cli = Prog::start_with(client, &[timing[0], timing[1], "127.0.0.1", &p], |c| {
+            c.stdin(Stdio::piped());
+        });
+        let counts = |pid: u32, want: usize| {
+            wait_until(S, || sockets_of(pid).len() >= want);
+            sockets_of(pid)
+        };
+        let (on_srv, on_cli) = (
+            counts(srv.child.id(), sockets[0]),
+            counts(cli.child.id(), sockets[1]),
+        );
+        for (who, socks, want) in [(server, &on_srv, sockets[0]), (client, &on_cli, sockets[1])] {
+            assert_eq!(socks.len(), want, "{who}'s sockets: {socks:?}");
+            for &[tb, rb, _, _] in socks {
+                assert!(
+                    tb <= BOUNDED && rb <= BOUNDED,
+                    "{who}: a socket with tb {tb}, rb {rb}"
+                );
+            }
+        }
+    }
+}
+
+/// Item 3: a client that floods `0x00` on the heartbeat link and never reads pins at most
+/// the bounded buffers of `hb_server1`'s kernel memory and ends within its death bound
+/// (on the code before: 3.87 MB queued on the connect-back, 13 s against a 2.5 s bound).
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: ss -m")]
+fn a_flood_on_the_connect_back_is_bounded_in_memory_and_time() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::server as start_server;
+        let args = ["-t", "--idle", "0.5", "--interval", "0.5", "--probes", "3"];
+        let (mut srv, port) = start_server("hb_server1", &args);
+        let bound = Duration::from_millis(2500); // 0.5 + (3 + 1) × 0.5
+                                                 // A fake hb_client1: its heartbeat port, a connection back, then 0x00 for ever.
+        let sdata = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let listen = TcpListener::bind("127.0.0.1:0").unwrap();
+        let hb_port = listen.local_addr().unwrap().port();
+        (&sdata).write_all(&hb_port.to_be_bytes()).unwrap();
+        let (shb, _) = listen.accept().unwrap();
+        shb.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let started = Instant::now();
+        let mut most = 0u64;
+        let zeros = [0u8; 4096];
+        let flooding = std::thread::spawn({
+            let shb = shb.try_clone().unwrap();
+            move || {
+                let end = Instant::now() + Duration::from_secs(15);
+                while Instant::now() < end {
+                    match (&shb).write(&zeros) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return,
+                    }
+                }
+            }
+        });
+        let pid = srv.child.id();
+        let dead = wait_until(Duration::from_secs(15), || {
+            let queued: u64 = sockets_of(pid).iter().map(|[_, _, w, r]| w + r).sum();
+            most = most.max(queued);
+            srv.wait_line("connection dead", Duration::ZERO).is_some()
+                || srv.wait_line(" failure", Duration::ZERO).is_some()
+        });
+        let lived = started.elapsed();
+        drop(shb);
+        flooding.join().unwrap();
+        assert!(
+            dead,
+            "hb_server1 still serves the flood after 15 s:\n{}",
+            srv.dump()
+        );
+        eprintln!("flood: {most} bytes queued at most, ended after {lived:?}");
+        assert!(
+            lived <= bound + Duration::from_millis(1000),
+            "the flood lived {lived:?}, bound {bound:?}:\n{}",
+            srv.dump()
+        );
+        assert!(
+            most <= 2 * BOUNDED + 8192,
+            "{most} bytes queued in hb_server1's sockets (bounded: 2 × {BOUNDED} and a little)"
+        );
+    }
+}
