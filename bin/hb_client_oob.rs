@@ -58,7 +58,9 @@ fn main() {
             },
             Event::Dead => die(None, "server is unreachable"),
             // str_cli: if ( stdineof == 1 ) return;
-            Event::Input(Input::Closed { .. }) if to_server.half_closed() => std::process::exit(0),
+            Event::Input(Input::Closed { .. }) if to_server.half_closed() => {
+                heartbeat::error::exit(0)
+            }
             Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
             Event::Input(Input::Failed {
                 link: Link::Stdout,

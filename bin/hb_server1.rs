@@ -17,7 +17,7 @@ use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Verdict};
 use heartbeat::readn::readn_until;
-use heartbeat::server;
+use heartbeat::{net, server};
 use std::io::{self, ErrorKind::*};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -76,7 +76,7 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     // rc = connect( shb, ( struct sockaddr * )&peer, peerlen ); only ever to the host the
     // data connection came from
     let hb_peer = SocketAddr::new(addr.ip(), port);
-    let shb = match TcpStream::connect_timeout(&hb_peer, config.first_window()) {
+    let shb = match net::connect_within(&hb_peer, config.first_window()) {
         Ok(s) => s,
         Err(e) => return peer.fail(&e, &format!("shb connect error ({hb_peer})")),
     };

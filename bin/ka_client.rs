@@ -55,7 +55,7 @@ fn main() {
 
     // Seed 002: tcpkeepalive_vm_start() — the backup takes over.
     if let Some(cmd) = a.on_dead {
-        std::process::exit(failover::run(&cmd, &ending, peer, since));
+        heartbeat::error::exit(failover::run(&cmd, &ending, peer, since));
     }
-    std::process::exit(1);
+    heartbeat::error::exit(1);
 }

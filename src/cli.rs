@@ -19,7 +19,8 @@
 //! [`Client`], a server's a [`Server`]; [`Timing`] builds the monitor's [`Config`] for each
 //! rule, so no program repeats it. A bad argument prints `PROG: problem` and a usage
 //! line and exits 2. Logging (`RUST_LOG=debug` for the internal events) goes through
-//! `env_logger` with the same `PROG: ` prefix; the default level is `info`.
+//! `env_logger` with the same `PROG: ` prefix, through [`crate::stderr`]'s queue like every
+//! other line; the default level is `info`.
 
 use crate::error;
 use crate::keepalive::Settings;
@@ -462,8 +463,9 @@ pub fn start(spec: &Spec) -> Parsed {
         Err(problem) => {
             error::init(&argv0, false);
             error::say(&problem);
-            eprintln!("{}\nTry '{} --help' for more.", spec.usage(), spec.name);
-            std::process::exit(2)
+            let usage = format!("{}\nTry '{} --help' for more.\n", spec.usage(), spec.name);
+            crate::stderr::last(usage.into_bytes());
+            error::exit(2)
         }
     }
 }
@@ -492,5 +494,7 @@ pub fn init_logger() {
         let level = rec.level().as_str().to_ascii_lowercase();
         writeln!(out, "{}{level}: {}", error::prefix(), rec.args())
     });
+    // Through stderr's one writer, in order with the `PROG: text` lines, never blocking.
+    b.target(env_logger::Target::Pipe(Box::new(crate::stderr::Sink)));
     let _ = b.try_init();
 }

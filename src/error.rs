@@ -26,7 +26,7 @@
 //! ends in `\n`). README, "The programs and their C originals", says so.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -170,14 +170,23 @@ pub fn describe(e: &io::Error) -> String {
 }
 
 /// Print one line, `PROG: text`, to stderr (one write, so lines from several connection
-/// threads never interleave). If stderr is gone, end as the C does ([`output_gone`]).
+/// threads never interleave), without waiting: through [`crate::stderr`]'s queue, so a
+/// stderr that does not drain never holds up a connection. If stderr is gone, the program
+/// ends as the C does ([`output_gone`]).
 pub fn say(text: &str) {
-    let line = format!("{}{text}\n", prefix());
-    if let Err(e) = io::stderr().lock().write_all(line.as_bytes()) {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            output_gone();
-        }
-    }
+    crate::stderr::line(format!("{}{text}\n", prefix()).into_bytes());
+}
+
+/// A program's last line before it exits: [`say`], but waiting (a bounded time) for room.
+fn say_last(text: &str) {
+    crate::stderr::last(format!("{}{text}\n", prefix()).into_bytes());
+}
+
+/// `exit(status)`, once the lines said before have been written to stderr (waiting at most
+/// [`crate::stderr::EXIT_WAIT`]: a stderr that never drains does not keep the program alive).
+pub fn exit(status: i32) -> ! {
+    crate::stderr::flush(crate::stderr::EXIT_WAIT);
+    std::process::exit(status)
 }
 
 /// stdout or stderr is a pipe whose reader has gone (`./hb_client … 2>&1 | head -1`): end
@@ -194,14 +203,16 @@ pub fn output_gone() -> ! {
 /// The C `error(status, err, fmt, ...)`: print `PROG: text` or, with an error,
 /// `PROG: text: strerror (errno)`; exit with `status` when it is non-zero.
 pub fn error(status: i32, err: Option<&io::Error>, text: &str) {
-    match err {
-        Some(e) if text.is_empty() => say(&describe(e)),
-        Some(e) => say(&format!("{text}: {}", describe(e))),
-        None => say(text),
-    }
+    let line = match err {
+        Some(e) if text.is_empty() => describe(e),
+        Some(e) => format!("{text}: {}", describe(e)),
+        None => text.to_string(),
+    };
     if status != 0 {
-        std::process::exit(status);
+        say_last(&line);
+        exit(status);
     }
+    say(&line);
 }
 
 /// The lines a server prints about one client: `PROG: PEER: text`.
@@ -225,7 +236,7 @@ impl Peer {
 /// `error(1, …)`: print the line and exit 1. For the fatal paths of the programs.
 pub fn die(err: Option<&io::Error>, text: &str) -> ! {
     error(1, err, text);
-    std::process::exit(1)
+    exit(1)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@
 //! | [`sys`] | the raw system calls, one per function: `poll`/`select`, `MSG_DONTWAIT`, `MSG_OOB`, `sockatmark`, `SIGPIPE` |
 //! | [`failover`] | seed 002's `tcpkeepalive_vm_start()`: `--on-dead`, with the reason and peer in its environment |
 //! | [`error`] | the per-program `error()` function and its line formats |
+//! | [`stderr`] | its `fprintf( stderr, … )`: one writer thread behind a bounded queue, so no line blocks a connection |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
 //! The programs in `bin/` are thin `main`s that read beside their C originals.
@@ -35,5 +36,6 @@ pub mod oob;
 pub mod reader;
 pub mod readn;
 pub mod server;
+pub mod stderr;
 pub mod sys;
 pub mod writer;

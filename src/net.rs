@@ -98,13 +98,20 @@ fn resolve_host(host: &str) -> io::Result<IpAddr> {
         .ok_or_else(unknown)
 }
 
+/// `socket( AF_INET, SOCK_STREAM, 0 )`, with the buffers bounded ([`BUFFER`]) before it
+/// connects or listens: every socket of every program, so the window offered in the
+/// handshake is already the bounded one, and a listener's accepted sockets inherit it.
 fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
-    Socket::new(
+    let s = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM,
         Some(Protocol::TCP),
     )
-    .map_err(|e| context(e, "socket call failed"))
+    .map_err(|e| context(e, "socket call failed"))?;
+    s.set_send_buffer_size(BUFFER)
+        .and_then(|()| s.set_recv_buffer_size(BUFFER))
+        .map_err(|e| context(e, "setsockopt failed"))?;
+    Ok(s)
 }
 
 /// Set up a TCP server (`tcp_server`): `SO_REUSEADDR`, bind, listen with [`NLISTEN`].
@@ -221,8 +228,9 @@ pub fn accept_within(
 }
 
 /// What each of a connection's buffers may hold; the kernel doubles the asked 32 KiB to
-/// 64 KiB, room for 32 of the largest message (`msg_t`, 2004 bytes). Every server connection
-/// and the OOB client get it, for two reasons:
+/// 64 KiB, room for 32 of the largest message (`msg_t`, 2004 bytes). Every socket a program
+/// makes gets it ([`tcp_client`], [`connect_within`], the listeners of [`tcp_server`], whose
+/// accepted sockets inherit it, and [`bound_buffers`] again after `accept`), for two reasons:
 /// - kernel memory: left to autotuning, a client that sends but stops reading pins up to
 ///   `tcp_wmem`'s maximum (4 MiB by default) in the server's send queue and up to
 ///   `tcp_rmem`'s (6 MiB) in its receive queue, until the connection ends;
@@ -241,10 +249,22 @@ pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
     s.set_recv_buffer_size(BUFFER)
 }
 
-/// Set up a TCP client (`tcp_client`): resolve and connect.
+/// Set up a TCP client (`tcp_client`): resolve and connect, with bounded buffers.
 pub fn tcp_client(host: &str, service: &str) -> io::Result<TcpStream> {
     let peer = set_address(Some(host), service, "tcp")?;
-    TcpStream::connect(peer).map_err(|e| context(e, "connect failed"))
+    let s = tcp_socket(&peer)?;
+    s.connect(&peer.into())
+        .map_err(|e| context(e, "connect failed"))?;
+    Ok(s.into())
+}
+
+/// `connect` to `peer` within `limit`, with bounded buffers: `hb_server1`'s connection back
+/// to the client's heartbeat port.
+#[doc(alias = "connect")]
+pub fn connect_within(peer: &SocketAddr, limit: std::time::Duration) -> io::Result<TcpStream> {
+    let s = tcp_socket(peer)?;
+    s.connect_timeout(&(*peer).into(), limit)?;
+    Ok(s.into())
 }
 
 /// Set up a UDP server (`udp_server`): a socket bound to the address.

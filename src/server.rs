@@ -55,7 +55,7 @@ where
         .unwrap_or_else(|e| error::die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
     let status = serve(s, once, max, move |c, peer| handle(c, peer, &a));
-    std::process::exit(status)
+    error::exit(status)
 }
 
 /// Accept clients on `listener` and run `handle(stream, peer)` for each; `handle` returns

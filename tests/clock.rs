@@ -263,7 +263,7 @@ fn reply_delay_longer_than_the_bound_does_not_hide_a_dead_client() {
         "an answer is the heartbeat echoed"
     );
     assert!(
-        wait_until(S, || srv.threads() == 1),
+        wait_until(S, || srv.threads() == common::procs::IDLE_THREADS),
         "the connection's threads ended"
     );
 }

@@ -129,7 +129,7 @@ fn more_clients_than_max_clients_are_refused_without_disturbing_the_others() {
         g.join().expect("the three were never disturbed");
     }
     // Once they have gone, there is room again.
-    assert!(wait_until(S, || srv.threads() == 1));
+    assert!(wait_until(S, || srv.threads() == common::procs::IDLE_THREADS));
     let stop = Arc::new(AtomicBool::new(false));
     let again = good_client(port, stop.clone());
     std::thread::sleep(Duration::from_millis(200));
@@ -212,12 +212,21 @@ fn churn_leaves_no_threads_descriptors_or_memory_behind() {
             w.join().unwrap();
         }
     };
-    let settled = |srv: &Prog| wait_until(Duration::from_secs(15), || srv.threads() == 1);
+    let settled = |srv: &Prog| {
+        wait_until(Duration::from_secs(15), || {
+            srv.threads() == common::procs::IDLE_THREADS
+        })
+    };
     round(600); // warm up the allocator and thread caches
     assert!(settled(&srv));
     let (fds0, rss0) = (srv.fds(), srv.rss_kib());
     round(3000);
-    assert!(settled(&srv), "threads back to 1, now {}", srv.threads());
+    assert!(
+        settled(&srv),
+        "threads back to {}, now {}",
+        common::procs::IDLE_THREADS,
+        srv.threads()
+    );
     assert!(
         wait_until(S, || srv.fds() == fds0),
         "fds {} (was {fds0})",

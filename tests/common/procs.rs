@@ -196,6 +196,9 @@ impl Drop for Prog {
     }
 }
 
+/// Threads of a server with no client: its main thread and stderr's writer (src/stderr.rs).
+pub const IDLE_THREADS: usize = 2;
+
 /// Start a server on port 0 with extra args and return it with its port.
 pub fn server(name: &str, args: &[&str]) -> (Prog, u16) {
     let mut all: Vec<&str> = args.to_vec();
