@@ -44,12 +44,16 @@
 //! `thread::park_timeout` and readers `unpark` it after sending an [`Input`] on the
 //! `crossbeam-channel` (which the monitor only polls with `try_recv`): one futex wait per
 //! wake. (A blocking `recv_deadline` spins and calls `sched_yield` 8 times first.) Where an
-//! answerer has one reader, that reader's blocking `read` carries the window as its timeout,
-//! as the C `select` does, and wakes the monitor only when the window passes in silence: while
-//! traffic flows the monitor sleeps with no timer at all.
+//! answerer has one reader, that reader's blocking `read` carries an early wake-up as its
+//! timeout, as the C `select` carries its `tv`, and wakes the monitor only when most of the
+//! window has passed in silence: while traffic flows the monitor sleeps with no timer at all.
 //!
-//! Windows are exact deadlines. The C reuses `tv` after a partial `select`, so a left-over
-//! `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
+//! **Windows are exact deadlines**, within a few milliseconds at every length. Only hrtimers
+//! end them (`park_timeout` is a futex wait), never a socket timeout: the kernel keeps
+//! `SO_RCVTIMEO` on its timer wheel, which rounds it up by as much as 1/8 of its length, so
+//! the covering reader's timeout is chosen to fire before the deadline even rounded up, and
+//! the monitor waits the exact rest itself. The C reuses `tv` after a partial `select`, so a
+//! left-over `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
 //! shuts the sockets down (blocked readers and writers return), stops its writers and joins
 //! every thread: nothing outlives the connection.
 //!
