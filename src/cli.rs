@@ -235,13 +235,14 @@ impl Spec {
             "SECS"
         };
         let mut h = format!("{}\n{}\n\noptions:\n", self.usage(), self.about);
+        // Every description starts in column 26, as the fixed lines below.
+        let option = |o: String, what: String| format!("  {o:<23} {what}\n");
         if let Some(idle) = self.idle {
-            h += &format!("  --idle {unit:<14} idle time before probing (default {idle})\n");
+            let what = format!("idle time before probing (default {idle})");
+            h += &option(format!("--idle {unit}"), what);
         }
-        h += &format!(
-            "  --interval {unit:<10} time between probes (default {})\n",
-            self.interval
-        );
+        let what = format!("time between probes (default {})", self.interval);
+        h += &option(format!("--interval {unit}"), what);
         h += &format!(
             "  --probes N              unanswered probes before death (default {})\n",
             self.probes

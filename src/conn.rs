@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Stack size of reader and writer threads: they hold a buffer of a few KiB; small stacks
 /// let one server hold thousands of connections.
-pub const READER_STACK: usize = 128 * 1024;
+pub(crate) const READER_STACK: usize = 128 * 1024;
 
 /// Where an input came from or an output went (`hb_client1` has two sockets).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +93,9 @@ pub(crate) struct Shared {
     /// This side shut its writing half (`str_cli` at the end of stdin): no urgent byte can
     /// go out any more, and normal data from the peer counts as its sign of life.
     half_closed: AtomicBool,
-    /// The connection's one reader blocks in `read` with the window as its timeout and
-    /// wakes the monitor when it expires: while that holds, the monitor needs no timer.
+    /// The connection's one reader blocks in `read` with an early wake-up as its timeout
+    /// and wakes the monitor before the window ends: while that holds, the monitor sleeps
+    /// without a timer until then.
     cover: AtomicBool,
     /// That reader is writing an echo that did not go out at once (not in `read`).
     writing: AtomicBool,
@@ -153,7 +154,7 @@ impl Shared {
         self.cover.store(on, Ordering::Release);
     }
 
-    /// Whether the reader's read timeout will wake the monitor when the window ends.
+    /// Whether the reader's read timeout will wake the monitor before the window ends.
     pub(crate) fn covered(&self) -> bool {
         self.cover.load(Ordering::Acquire) && !self.writing.load(Ordering::Acquire)
     }

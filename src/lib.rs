@@ -4,11 +4,11 @@
 //! | module | ports |
 //! | --- | --- |
 //! | [`net`] | `set_address`, `tcp_server`, `tcp_client`, `udp_server`, `udp_client` |
-//! | [`readn`] | `readn`, `readvrec`, `readline` (both variants) |
+//! | [`readn`] | `readn`, `readvrec`, `readline` (both variants); `readn` under a deadline |
 //! | [`message`] | `msg_t`, `MSG_TYPE1`, `MSG_TYPE2`, `MSG_HEARTBEAT` |
 //! | [`conn`] | what a connection's threads share: `sdata`/`shb`, `recv failure`/`send failure`, what ends it, the last sign of life |
 //! | [`monitor`] | the `select` loops of `hb_client`, `hb_server`, `hb_client1`, `hb_server1` and Stevens' `alarm` clock |
-//! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t` |
+//! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t`, the program's decision on each |
 //! | [`writer`] | their `send` calls that may block, each connection's on a thread of its own |
 //! | [`gate`] | `accept`, with a descriptor in reserve for when the process runs out |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
@@ -20,7 +20,9 @@
 //! | [`stderr`] | its `fprintf( stderr, … )`: one writer thread behind a bounded queue, so no line blocks a connection |
 //! | [`cli`] | `INIT()`, `argv`, and the options the port adds |
 //!
-//! The programs in `bin/` are thin `main`s that read beside their C originals.
+//! The programs in `bin/` read beside their C originals: each holds its C loop's decisions
+//! (what each message is worth, what each ending prints) and the library the machinery
+//! (threads, clock, writers, urgent data).
 #![deny(missing_docs)]
 
 pub mod cli;

@@ -44,12 +44,16 @@
 //! `thread::park_timeout` and readers `unpark` it after sending an [`Input`] on the
 //! `crossbeam-channel` (which the monitor only polls with `try_recv`): one futex wait per
 //! wake. (A blocking `recv_deadline` spins and calls `sched_yield` 8 times first.) Where an
-//! answerer has one reader, that reader's blocking `read` carries the window as its timeout,
-//! as the C `select` does, and wakes the monitor only when the window passes in silence: while
-//! traffic flows the monitor sleeps with no timer at all.
+//! answerer has one reader, that reader's blocking `read` carries an early wake-up as its
+//! timeout, as the C `select` carries its `tv`, and wakes the monitor only when most of the
+//! window has passed in silence: while traffic flows the monitor sleeps with no timer at all.
 //!
-//! Windows are exact deadlines. The C reuses `tv` after a partial `select`, so a left-over
-//! `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
+//! **Windows are exact deadlines**, within a few milliseconds at every length. Only hrtimers
+//! end them (`park_timeout` is a futex wait), never a socket timeout: the kernel keeps
+//! `SO_RCVTIMEO` on its timer wheel, which rounds it up by as much as 1/8 of its length, so
+//! the covering reader's timeout is chosen to fire before the deadline even rounded up, and
+//! the monitor waits the exact rest itself. The C reuses `tv` after a partial `select`, so a
+//! left-over `tv_usec` stretches the next window by up to a second. When the monitor is dropped it
 //! shuts the sockets down (blocked readers and writers return), stops its writers and joins
 //! every thread: nothing outlives the connection.
 //!
@@ -264,7 +268,7 @@ impl Monitor {
     /// traffic has already moved (about 0.7 wakes per heartbeat). The read timeout is only an
     /// early wake-up, never the deadline: the kernel keeps socket timeouts on its timer wheel,
     /// which rounds them up by as much as 1/8 (2 s for a 16 s timeout at HZ = 250), so it is
-    /// chosen to fire before the deadline even rounded up ([`early_wake`]), and the monitor
+    /// chosen to fire before the deadline even rounded up (`early_wake`), and the monitor
     /// waits out the exact rest with `park_timeout` (a futex: an hrtimer). A second reader
     /// (`hb_server1`) ends it: the monitor keeps every deadline itself.
     fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
@@ -397,11 +401,15 @@ impl Monitor {
 
 /// The read timeout that wakes an answerer's monitor before a window of `window` ends: the
 /// timer wheel may fire a socket timeout `t` as late as `t + t/8` plus a tick or two (4 ms
-/// each at HZ = 250, 10 ms at HZ = 100), so `t = (window - 30 ms) × 8/9` fires before the
-/// deadline. `None` below 100 ms, where the monitor keeps the time itself.
+/// each at HZ = 250, 10 ms at HZ = 100), so `t = (window - 30 ms - window/100) × 8/9` fires
+/// at least 30 ms less two ticks, and 1 % of the window, before the deadline: room for the
+/// reader's and the monitor's wake-ups on a loaded machine. It must still outlast the
+/// heartbeat period for the monitor to sleep through it: the client's heartbeat comes every
+/// T1, the window is T1 + T2, so it does when T2 > T1/7 + 30 ms or so (the article's 60/10:
+/// 61.6 s > 60 s). `None` below 100 ms, where the monitor keeps the time itself.
 fn early_wake(window: Duration) -> Option<Duration> {
     let ticks = Duration::from_millis(30);
-    (window >= Duration::from_millis(100)).then(|| (window - ticks) * 8 / 9)
+    (window >= Duration::from_millis(100)).then(|| (window - ticks - window / 100) * 8 / 9)
 }
 
 /// Send `bytes` on `s` without waiting, after what is left of the previous heartbeat in
@@ -432,5 +440,30 @@ impl Drop for Monitor {
             let _ = t.join();
         }
         debug!("{}: monitor ended, readers and writers joined", self.label);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::early_wake;
+    use std::time::Duration;
+
+    /// The early wake-up, rounded up as the timer wheel may (1/8, and two 10 ms ticks), still
+    /// fires before the deadline at every length; and it outlasts the article's heartbeat
+    /// period (T1 = 60 s in a 70 s window), so traffic at the article's timings wakes nobody.
+    #[test]
+    fn early_wake_fires_before_the_deadline_at_every_length() {
+        assert_eq!(early_wake(Duration::from_millis(99)), None);
+        for ms in [
+            100, 300, 1_000, 3_000, 16_000, 70_000, 3_600_000, 86_400_000,
+        ] {
+            let w = Duration::from_millis(ms);
+            let t = early_wake(w).unwrap();
+            let worst = t + t / 8 + Duration::from_millis(20);
+            assert!(worst < w, "{w:?}: the wake-up may come at {worst:?}");
+            assert!(w - worst >= w / 100, "{w:?}: room {:?}", w - worst);
+        }
+        assert!(early_wake(Duration::from_secs(70)).unwrap() > Duration::from_secs(60));
+        assert!(early_wake(Duration::from_secs(2)).unwrap() > Duration::from_secs(1));
     }
 }

@@ -19,9 +19,14 @@
 //!   spin whenever the peer is slow. This one blocks.
 //! * the C optimized `readline` keeps its buffer in `static`s, so two descriptors (or two
 //!   threads) steal each other's bytes. Here the buffer belongs to one `LineReader`.
-//! * the C `readvrec` discard loop reads `len` bytes at a time even when fewer remain in the
-//!   record, eating the start of the next record. Here exactly the record is discarded, and
-//!   a 4 GiB length costs no allocation: it is skipped through the caller's buffer.
+//! * the C `readvrec` discards an over-long record through the caller's buffer, exactly
+//!   (`if ( reclen < len ) len = reclen;` trims the last piece), but with an empty buffer it
+//!   loops for ever; here a small scratch buffer stands in, and a 4 GiB length costs no
+//!   allocation either. The C returns 0 for EOF inside a record as for EOF between
+//!   records; here EOF inside a record is `UnexpectedEof`, so a cut record is not mistaken
+//!   for a clean end.
+//! * `hb_server1`'s `readn` of the port could wait for ever; [`readn_until`] bounds it by
+//!   one deadline.
 //! * an over-long line (`EMSGSIZE` in C) is an error here too, but the rest of that line is
 //!   skipped so the next call returns the next line rather than the tail of this one; and a
 //!   last line cut by EOF is returned, not dropped as the C optimized variant drops it.

@@ -1,15 +1,16 @@
 //! The raw system calls, one per function, as `socket2` arranges them: what `std::net`
-//! has no call for. Every other module reaches the kernel through these or through
+//! has no call for. Public are the two a test or a reader's own program uses (`ready`,
+//! `send_urgent`); the rest serve the monitor's threads. Every other module reaches the kernel through these or through
 //! `std`/`socket2`.
 //!
 //! | function | system call | used by |
 //! | --- | --- | --- |
 //! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, bounded `accept`s |
-//! | [`send_now`] | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes |
+//! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes |
 //! | [`send_urgent`] | `send(…, MSG_OOB)` | the OOB writer |
-//! | [`recv_urgent`] | `recv(…, MSG_OOB)` | the OOB reader |
-//! | [`at_mark`] | `ioctl(SIOCATMARK)`, i.e. `sockatmark` | the OOB reader |
-//! | [`default_sigpipe`], [`raise_sigpipe`] | `signal(SIGPIPE, SIG_DFL)`, `raise(SIGPIPE)` | a program whose output pipe closed |
+//! | `recv_urgent` | `recv(…, MSG_OOB)` | the OOB reader |
+//! | `at_mark` | `ioctl(SIOCATMARK)`, i.e. `sockatmark` | the OOB reader |
+//! | `default_sigpipe`, `raise_sigpipe` | `signal(SIGPIPE, SIG_DFL)`, `raise(SIGPIPE)` | a program whose output pipe closed |
 //!
 //! ## `ready`: `select` on one socket with a timeout
 //!
@@ -217,7 +218,7 @@ mod imp {
 /// `send( s, buf, len, MSG_DONTWAIT )`: what the send buffer takes now (0 when full).
 #[doc(alias = "MSG_DONTWAIT")]
 #[cfg(unix)]
-pub fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     match SockRef::from(s).send_with_flags(buf, libc::MSG_DONTWAIT) {
         Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(0),
         r => r,
@@ -229,7 +230,7 @@ pub fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 /// whole send once there is any room, so this does not wait in practice. (Two calls: the
 /// one place where a system lacks the one call.)
 #[cfg(not(unix))]
-pub fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_now(s: &TcpStream, buf: &[u8]) -> io::Result<usize> {
     use std::io::Write;
     let room = Events {
         write: true,
@@ -253,7 +254,7 @@ pub fn send_urgent(s: &TcpStream, byte: u8) -> io::Result<()> {
 
 /// `recv(fd, &c, 1, MSG_OOB)`: `None` when there is no urgent byte to take (yet).
 #[doc(alias = "MSG_OOB")]
-pub fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
+pub(crate) fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
     let mut c = [std::mem::MaybeUninit::<u8>::uninit()];
     match SockRef::from(s).recv_out_of_band(&mut c) {
         // SAFETY: recv wrote the one byte it reports.
@@ -273,7 +274,7 @@ const SIOCATMARK: libc::c_ulong = 0x4004_7307;
 /// `sockatmark(fd)`: whether the next normal read starts at the urgent mark.
 #[doc(alias = "sockatmark")]
 #[cfg(any(target_os = "linux", target_os = "macos"))]
-pub fn at_mark(s: &TcpStream) -> io::Result<bool> {
+pub(crate) fn at_mark(s: &TcpStream) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
     let mut at: libc::c_int = 0;
     // SAFETY: SIOCATMARK writes one int through the pointer, which outlives the call.
@@ -288,14 +289,14 @@ pub fn at_mark(s: &TcpStream) -> io::Result<bool> {
 /// soon as the byte is taken out of band), so on Windows every mark counts as reached once its
 /// byte is taken: the server answers at once, as Stevens' `sig_urg` does. No call.
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-pub fn at_mark(_: &TcpStream) -> io::Result<bool> {
+pub(crate) fn at_mark(_: &TcpStream) -> io::Result<bool> {
     Ok(true)
 }
 
 /// `signal(SIGPIPE, SIG_DFL)`: undo the Rust runtime's `SIG_IGN`, so that a `SIGPIPE` kills
 /// the process as it kills the C program. No-op off Unix.
 #[doc(alias = "SIGPIPE")]
-pub fn default_sigpipe() {
+pub(crate) fn default_sigpipe() {
     #[cfg(unix)]
     // SAFETY: signal on this process with a default disposition; no memory is touched.
     unsafe {
@@ -303,10 +304,10 @@ pub fn default_sigpipe() {
     }
 }
 
-/// `raise(SIGPIPE)`: with [`default_sigpipe`] first, the process dies of it (status 141 in
+/// `raise(SIGPIPE)`: with `default_sigpipe` first, the process dies of it (status 141 in
 /// the shell). No-op off Unix.
 #[doc(alias = "SIGPIPE")]
-pub fn raise_sigpipe() {
+pub(crate) fn raise_sigpipe() {
     #[cfg(unix)]
     // SAFETY: raise on this process; no memory is touched.
     unsafe {

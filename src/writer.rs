@@ -101,7 +101,11 @@ impl Writer {
 
     /// Queue `data`, waiting up to `limit` for room; give it back if there was none
     /// (`Err(Some)`), or `Err(None)` when the writer has ended.
-    pub fn data_within(&self, data: Vec<u8>, limit: Duration) -> Result<(), Option<Vec<u8>>> {
+    pub(crate) fn data_within(
+        &self,
+        data: Vec<u8>,
+        limit: Duration,
+    ) -> Result<(), Option<Vec<u8>>> {
         match self.items.send_timeout(Item::Data(data), limit) {
             Ok(()) => Ok(()),
             Err(SendTimeoutError::Timeout(Item::Data(d))) => Err(Some(d)),
@@ -116,7 +120,7 @@ impl Writer {
 
     /// After what is queued, `shutdown(SHUT_WR)` (`str_cli` at the end of stdin).
     #[doc(alias = "shutdown")]
-    pub fn half_close(&self) {
+    pub(crate) fn half_close(&self) {
         let _ = self.items.send(Item::HalfClose);
     }
 

@@ -271,13 +271,18 @@ pub fn run(report: &mut Report) {
         .iter()
         .flat_map(|p| [p.name.to_string(), format!("{} (C)", p.name)])
         .filter(|n| rows.iter().any(|r| &r.0 == n));
-    let mut worst: f64 = 0.0;
+    let (mut worst, mut worst_c): (f64, f64) = (0.0, 0.0);
     for name in names {
         print!("{name:<20}");
         for &l in &lengths {
             let cell = match rows.iter().find(|r| r.0 == name && r.1 == l) {
-                Some((_, _, Ok((f, p)))) => {
-                    worst = worst.max(f.abs()).max(p.abs());
+                Some((who, _, Ok((f, p)))) => {
+                    let w = if who.ends_with("(C)") {
+                        &mut worst_c
+                    } else {
+                        &mut worst
+                    };
+                    *w = w.max(f.abs()).max(p.abs());
                     format!("{:+.1} / {:+.1}", f * 1e3, p * 1e3)
                 }
                 Some((_, _, Err(e))) => {
@@ -290,7 +295,11 @@ pub fn run(report: &mut Report) {
         }
         println!();
     }
-    println!("worst |measured − expected|: {:.1} ms\n", worst * 1e3);
+    println!(
+        "worst |measured − expected|: the port {:.1} ms, the article's C {:.1} ms (select's timer slack: up to 0.1 % of its timeout)\n",
+        worst * 1e3,
+        worst_c * 1e3
+    );
     for (who, l, r) in &rows {
         if let Ok((f, p)) = r {
             for (what, v) in [("first window", f), ("probe interval", p)] {

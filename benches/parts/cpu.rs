@@ -236,7 +236,7 @@ pub fn run(r: &mut Report) {
             if i == 0 {
                 if let Some(t) = threads_median {
                     note += &format!(
-                        "; {:.2}x the C thread per client (target <= 1.3x)",
+                        "; {:.2}x the C thread per client (target <= 1.0x)",
                         f.median / t
                     );
                 }
