@@ -173,7 +173,7 @@ fn urgent_first(
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(crate::error::after_reset(e)), // the writer took the reset
         };
         if to.shared.half_closed() {
             to.shared.touch(); // after the half-close the echo is the sign of life
@@ -219,7 +219,7 @@ fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
         Ok(1) => Ok(Some(unsafe { c[0].assume_init() })),
         Ok(_) => Ok(None),
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::InvalidInput) => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(crate::error::after_reset(e)),
     }
 }
 

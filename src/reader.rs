@@ -239,7 +239,9 @@ impl Notify {
         }
         self.shared.writing.store(true, Ordering::Release);
         self.wake();
-        let sent = s.write_all(&bytes[n..]);
+        let sent = s
+            .write_all(&bytes[n..])
+            .map_err(|e| crate::error::send_timeout(e, s));
         self.shared.writing.store(false, Ordering::Release);
         sent
     }

@@ -518,3 +518,121 @@ fn a_flood_on_the_connect_back_is_bounded_in_memory_and_time() {
         );
     }
 }
+/// Item 10: a send that hits its timeout is said as what it is, `send timed out`, not as
+/// `EAGAIN`'s "Resource temporarily unavailable (11)": a client that sends heartbeats and
+/// never reads, against `hb_server --reply-delay`, whose late answers go out on a socket
+/// with the death bound as its send timeout.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn a_send_timeout_is_said_as_one() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::server as start_server;
+        // The answers wait 0.3 s and the client sends one every 50 ms: once the buffers are
+        // full and the writer is blocked, the reader still takes 16 more heartbeats (0.8 s)
+        // before the writer's queue is full, so the send timeout (the death bound, 0.4 s)
+        // ends the connection before the heartbeat would.
+        let args = [
+            "--idle",
+            "0.2",
+            "--interval",
+            "0.1",
+            "--probes",
+            "1",
+            "--reply-delay",
+            "0.3",
+        ];
+        let (mut srv, port) = start_server("hb_server", &args);
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        sock.connect(&addr.into()).unwrap();
+        let s: TcpStream = sock.into();
+        s.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let beat = Message::heartbeat().encode();
+        let end = Instant::now() + S;
+        let mut line = None;
+        while Instant::now() < end && line.is_none() {
+            let _ = (&s).write_all(&beat); // never read: the server's answers pile up
+            std::thread::sleep(Duration::from_millis(50));
+            line = srv.wait_line("send", Duration::ZERO).map(|(_, l)| l);
+        }
+        let line = line.unwrap_or_else(|| panic!("no send ending in 10 s:\n{}", srv.dump()));
+        let me = s.local_addr().unwrap();
+        assert!(
+            line.ends_with(&format!(
+                "{me}: send timed out: the peer took nothing for 0.400 s"
+            )),
+            "{line}"
+        );
+    }
+}
+
+/// Item 10: a reset is said as a reset. `hb_client_oob`'s reader and writer share the socket,
+/// the kernel reports the reset to whichever call comes first, and the other one's next call
+/// fails with `ENOTCONN` or `EPIPE`; on the code before, 2 of 20 runs against a server that
+/// resets while stdin streams ended `send failure: Broken pipe (32)`. Here each of 30 ends
+/// with `Connection reset by peer (104)`.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn a_reset_is_said_as_a_reset_whichever_thread_meets_it() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{reset, Prog};
+        // A server that takes a little, then resets, with a small window so that the
+        // client's writer is blocked in send when the reset comes.
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.set_recv_buffer_size(4096).unwrap();
+        let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        l.bind(&any.into()).unwrap();
+        l.listen(64).unwrap();
+        let l: TcpListener = l.into();
+        let port = l.local_addr().unwrap().port().to_string();
+        const RUNS: usize = 30;
+        let server = std::thread::spawn(move || {
+            for c in l.incoming().take(RUNS) {
+                let Ok(c) = c else { continue };
+                // An answer first, as hb_server_oob's (a server that sent nothing would be
+                // named as one that probably refused).
+                let _ = socket2::SockRef::from(&c).send_out_of_band(b"1");
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = (&c).read(&mut [0u8; 1000]);
+                reset(c);
+            }
+        });
+        let mut endings = Vec::new();
+        for _ in 0..RUNS {
+            let mut c = Prog::start_with(
+                "hb_client_oob",
+                &["--interval", "0.1", "127.0.0.1", &port],
+                |c| {
+                    c.stdin(Stdio::piped());
+                },
+            );
+            let mut stdin = c.child.stdin.take().unwrap();
+            let feed = std::thread::spawn(move || {
+                let zeros = vec![0u8; 1 << 16];
+                for _ in 0..80 {
+                    if stdin.write_all(&zeros).is_err() {
+                        return;
+                    }
+                }
+            });
+            assert_eq!(c.wait_exit(S), Some(1), "{}", c.dump());
+            feed.join().unwrap();
+            endings.push(c.said().last().cloned().unwrap_or_default());
+        }
+        server.join().unwrap();
+        let other: Vec<&String> = endings
+            .iter()
+            .filter(|e| !e.ends_with("failure: Connection reset by peer (104)"))
+            .collect();
+        assert!(
+            other.is_empty(),
+            "{} of {RUNS} ended otherwise: {other:#?}",
+            other.len()
+        );
+    }
+}
