@@ -249,6 +249,19 @@ pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
     s.set_recv_buffer_size(BUFFER)
 }
 
+/// Send `PROG: reason\n` to a client being turned away, without waiting: a line is far
+/// less than any send buffer, and a client whose buffer is full gets nothing rather than
+/// being waited for. Only for protocols that carry text to a client that shows it.
+pub fn tell(s: &TcpStream, reason: &str) {
+    let line = format!("{}: {reason}\n", crate::error::program_name());
+    #[cfg(unix)]
+    let _ = socket2::SockRef::from(s).send_with_flags(line.as_bytes(), libc::MSG_DONTWAIT);
+    // Winsock has no MSG_DONTWAIT; nothing is queued on a socket turned away before it has
+    // been served, nor on ka_server's, which never sends, so a short line goes at once.
+    #[cfg(not(unix))]
+    let _ = std::io::Write::write(&mut &*s, line.as_bytes());
+}
+
 /// Set up a TCP client (`tcp_client`): resolve and connect, with bounded buffers.
 pub fn tcp_client(host: &str, service: &str) -> io::Result<TcpStream> {
     let peer = set_address(Some(host), service, "tcp")?;

@@ -518,6 +518,77 @@ fn a_flood_on_the_connect_back_is_bounded_in_memory_and_time() {
         );
     }
 }
+/// Item 5: `ka_server` cannot be locked out by idle sockets: at `--max-clients` a newcomer
+/// is taken and the connection idle longest is turned away with a line on both sides (on
+/// the code before, every newcomer was refused for as long as the idle ones stayed). A
+/// client that sent something recently is not the one turned away.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn ka_server_at_its_limit_turns_away_the_connection_idle_longest() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{server as start_server, Prog};
+        let (mut srv, port) = start_server("ka_server", &["--max-clients", "4"]);
+        let p = port.to_string();
+        // The oldest: a real ka_client, idle from the start.
+        let mut oldest = Prog::start("ka_client", &["127.0.0.1", &p]);
+        oldest.expect_line("keepalive", S);
+        srv.expect_line("accepted", S);
+        let mut held: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let all_in = wait_until(S, || {
+            srv.drain(Duration::from_millis(20));
+            srv.count("accepted") == 4
+        });
+        assert!(all_in, "{}", srv.dump());
+        std::thread::sleep(Duration::from_millis(200));
+        // The first raw client sends: it is no longer the idlest after ka_client.
+        held[0].write_all(b"x").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        for round in 0..6 {
+            // Each newcomer is taken; the idlest of the rest makes room.
+            let newcomer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            newcomer
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut b = [0u8; 64];
+            let r = (&newcomer).read(&mut b);
+            assert!(
+                matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "newcomer {round} is held, not closed: {r:?}\n{}",
+                srv.dump()
+            );
+            if round == 0 {
+                let (_, line) = oldest.expect_line("server terminated", S);
+                assert!(
+                    line.contains("; it said: ka_server: turned away: idle longest ("),
+                    "{line}"
+                );
+                assert!(
+                    line.ends_with("of 4 held (--max-clients), to make room"),
+                    "{line}"
+                );
+                assert_eq!(oldest.wait_exit(S), Some(1));
+            }
+            held.push(newcomer);
+        }
+        srv.drain(Duration::from_millis(300));
+        let away = srv.count("turned away: idle longest");
+        assert_eq!(away, 6, "one turned away per newcomer:\n{}", srv.dump());
+        assert_eq!(srv.count("refused"), 0, "{}", srv.dump());
+        // The client that sent was turned away last of the first four (after 3 idler ones).
+        let me = held[0].local_addr().unwrap().to_string();
+        let order: Vec<String> = srv
+            .said()
+            .into_iter()
+            .filter(|l| l.contains("turned away"))
+            .collect();
+        let at = order.iter().position(|l| l.contains(&me));
+        assert_eq!(at, Some(3), "{order:?}");
+    }
+}
+
 /// Item 10: a send that hits its timeout is said as what it is, `send timed out`, not as
 /// `EAGAIN`'s "Resource temporarily unavailable (11)": a client that sends heartbeats and
 /// never reads, against `hb_server --reply-delay`, whose late answers go out on a socket
