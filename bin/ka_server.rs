@@ -53,6 +53,7 @@ fn main() {
     let held = Arc::new(Held::new());
     let room = Arc::clone(&held);
     let refusals = Refusals {
+        tell: true, // ka_client prints what the server said before it closed
         make_room: Some(Arc::new(move |limit| room.turn_away_idlest(limit))),
     };
     server::run_with(a, refusals, move |s, addr, a| {

@@ -8,9 +8,14 @@
 //! panic ends only its own thread; the others carry on. `--once` restores the C behaviour:
 //! one client, served on the main thread, and the process exits with the C program's status.
 //!
-//! `--max-clients N` bounds the threads: a client beyond it is told nothing, its connection
-//! is closed at once, and a line says so; nobody else is disturbed. `ka_server` makes room
-//! instead ([`Refusals::make_room`], see [`crate::held`]). The same happens when the
+//! `--max-clients N` bounds the threads: a client beyond it is refused, its connection closed
+//! at once, and a line says so; nobody else is disturbed. Where the protocol carries text
+//! to a client that shows it ([`Refusals::tell`]: `ka_server`, and `hb_server1`'s `sdata`,
+//! which the C client reads and drops) the client is first sent the reason as one line,
+//! `PROG: refused: …`; in a `msg_t` stream (`hb_server`) or an echo (`hb_server_oob`) a line
+//! of text would be taken for data, so those clients only see the close and name the likely
+//! cause themselves. `ka_server` makes room instead ([`Refusals::make_room`], see
+//! [`crate::held`]). The same happens when the
 //! process nears `vm.max_map_count` (65 530 by default): every thread costs 4 memory maps
 //! (stack, guard page, signal stack, guard page), so a server of two threads per client holds
 //! about 8 000 clients, and beyond that the Rust runtime would abort the whole process.
@@ -41,6 +46,9 @@ impl Drop for Active {
 /// What a server does, beyond its line, with a client it cannot serve.
 #[derive(Clone, Default)]
 pub struct Refusals {
+    /// Send the client the reason as one text line before closing (`PROG: refused: …`):
+    /// only where the protocol carries text to a client that shows it.
+    pub tell: bool,
     /// At `--max-clients`, make room instead of refusing: called with the limit, it returns
     /// whether it ended a connection to take the newcomer (`ka_server`, [`crate::held`]).
     pub make_room: Option<Arc<dyn Fn(usize) -> bool + Send + Sync>>,
@@ -113,10 +121,13 @@ where
     let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
     let mut gate = if once { Gate::plain() } else { Gate::new() };
+    gate.tell = refusals.tell;
     let refuse = |stream: TcpStream, peer: SocketAddr, why: String| {
         error::say(&format!("{peer}: refused: {why}"));
-        drop(stream); // closes it
-    };
+        if refusals.tell {
+            net::tell(&stream, &format!("refused: {why}"));
+        }
+    }; // dropping the stream closes it
     loop {
         let (stream, peer) = match gate.accept(&listener) {
             Ok(c) => c,

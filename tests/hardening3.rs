@@ -350,7 +350,10 @@ fn the_last_line_is_written_and_the_exit_is_bounded() {
         assert_eq!(status.code(), Some(1), "{text}");
         assert_eq!(
             text.lines().rfind(|l| !l.contains(": debug: ")),
-            Some("hb_client: server terminated"),
+            // The server here takes the client and closes without a byte: a refusal.
+            Some(
+                "hb_client: server terminated (refused? the server closed before sending anything)"
+            ),
             "{text}"
         );
 
@@ -586,6 +589,84 @@ fn ka_server_at_its_limit_turns_away_the_connection_idle_longest() {
             .collect();
         let at = order.iter().position(|l| l.contains(&me));
         assert_eq!(at, Some(3), "{order:?}");
+    }
+}
+
+/// Item 8: a refused client can tell it was refused. `hb_server` and `hb_server_oob` cannot
+/// put text in their streams (a `msg_t` stream, an echo), so their clients name the likely
+/// cause when the server closed before sending anything; `hb_server1` sends the reason on
+/// `sdata`, which the C client reads and drops, and `hb_client1` prints it (on the code
+/// before: `server terminated`, `send failure: Broken pipe (32)`, and a bare `accept
+/// failure`).
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: TCP_INFO")]
+fn a_refused_client_says_it_was_probably_refused() {
+    #[cfg(target_os = "linux")]
+    for (server, client, args, want) in [
+        (
+            "hb_server",
+            "hb_client",
+            &["--idle", "5"][..],
+            "hb_client: server terminated (refused? the server closed before sending anything)",
+        ),
+        (
+            "hb_server_oob",
+            "hb_client_oob",
+            &["--interval", "0.2"][..],
+            " (refused? the server closed before sending anything)",
+        ),
+        (
+            "hb_server1",
+            "hb_client1",
+            &["--idle", "0.5", "--interval", "0.2", "--probes", "1"][..],
+            "; the server closed sdata: hb_server1: refused: 1 clients already (--max-clients)",
+        ),
+    ] {
+        use common::procs::{server as start_server, Prog};
+        let mut sargs = args.to_vec();
+        sargs.extend(["--max-clients", "1"]);
+        let (mut srv, port) = start_server(server, &sargs);
+        let p = port.to_string();
+        let mut cargs = args.to_vec();
+        cargs.extend(["127.0.0.1", &p]);
+        // The one client the server takes: a real client of the pair, served.
+        let stdin_open = |c: &mut Command| {
+            c.stdin(Stdio::piped());
+        };
+        let _first = Prog::start_with(client, &cargs, stdin_open);
+        srv.expect_line("accepted", S);
+        let mut refused = Prog::start_with(client, &cargs, stdin_open);
+        srv.expect_line("refused: 1 clients already (--max-clients)", S);
+        assert_eq!(refused.wait_exit(S), Some(1), "{}", refused.dump());
+        let said = refused.said();
+        let last = said.last().map(String::as_str).unwrap_or("");
+        assert!(
+            last.ends_with(want) && last.starts_with(&format!("{client}: ")),
+            "{client} refused said {last:?}, want …{want:?}\n{}",
+            refused.dump()
+        );
+    }
+}
+
+/// Item 8, the other side: a client that was served, whose server then closed, keeps the
+/// article's words (`server terminated`), with nothing added.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: TCP_INFO")]
+fn a_served_client_keeps_the_articles_words() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{server as start_server, Prog};
+        let (mut srv, port) = start_server("hb_server", &["--idle", "0.2", "--interval", "0.2"]);
+        let p = port.to_string();
+        let mut c = Prog::start("hb_client", &["--idle", "0.2", "127.0.0.1", &p]);
+        c.expect_line("debug: read 2004 bytes", S); // an echo came back
+        srv.child.kill().unwrap();
+        c.expect_line("server terminated", S);
+        assert_eq!(c.wait_exit(S), Some(1));
+        assert_eq!(
+            c.said().last().map(String::as_str),
+            Some("hb_client: server terminated")
+        );
     }
 }
 
