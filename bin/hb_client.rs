@@ -44,10 +44,13 @@ fn main() {
                 }
             }
             Event::Dead => die(None, "connection dead"),
-            // recv returned 0
-            Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
-            // recv failure, send failure
-            Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
+            Event::Input(Input::Closed { .. }) => {
+                die(None, &net::naming_refusal(&s, "server terminated"))
+            }
+            Event::Input(Input::Failed { op, error, .. }) => {
+                let line = heartbeat::error::failure_line(op.failure(), &error);
+                die(None, &net::naming_refusal(&s, &line))
+            }
         }
     }
 }

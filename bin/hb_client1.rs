@@ -64,8 +64,16 @@ fn main() {
     if let Err(e) = (&sdata).write_all(&hblisten.port().to_be_bytes()) {
         die(Some(&e), "send failure sending port");
     }
-    let shb = accept_from(&slisten, server.ip(), config.death_bound())
-        .unwrap_or_else(|e| die(Some(&e), "accept failure"));
+    let shb = accept_from(&slisten, server.ip(), config.death_bound()).unwrap_or_else(|e| {
+        // A server that turned us away closed sdata, maybe with a line saying why.
+        let why = match net::parting_words(&sdata).as_deref() {
+            Some("") => " (refused? the server closed sdata without a word)".to_string(),
+            Some(words) => format!("; the server closed sdata: {words}"),
+            None => String::new(),
+        };
+        let e = heartbeat::error::describe(&e);
+        die(None, &format!("accept failure: {e}{why}"))
+    });
     drop(slisten);
 
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));

@@ -61,7 +61,9 @@ fn main() {
             Event::Input(Input::Closed { .. }) if to_server.half_closed() => {
                 heartbeat::error::exit(0)
             }
-            Event::Input(Input::Closed { .. }) => die(None, "server terminated"),
+            Event::Input(Input::Closed { .. }) => {
+                die(None, &net::naming_refusal(&servfd, "server terminated"))
+            }
             Event::Input(Input::Failed {
                 link: Link::Stdout,
                 error,
@@ -70,7 +72,10 @@ fn main() {
                 std::io::ErrorKind::BrokenPipe => heartbeat::error::output_gone(),
                 _ => die(Some(&error), "stdout failure"),
             },
-            Event::Input(Input::Failed { op, error, .. }) => die(Some(&error), op.failure()),
+            Event::Input(Input::Failed { op, error, .. }) => {
+                let line = heartbeat::error::failure_line(op.failure(), &error);
+                die(None, &net::naming_refusal(&servfd, &line))
+            }
         }
     }
 }

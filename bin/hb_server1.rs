@@ -118,5 +118,10 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
 }
 
 fn main() {
-    server::main(&SPEC, serve_client)
+    // sdata may carry the reason of a refusal: the C client reads it and drops it.
+    let refusals = server::Refusals {
+        tell: true,
+        ..Default::default()
+    };
+    server::main_with(&SPEC, refusals, serve_client)
 }

@@ -50,8 +50,19 @@ fn main() {
         keepalive::keep_writing(&s, every, bytes)
             .unwrap_or_else(|e| die(Some(&e), "cannot start writing"));
     }
-    let (ending, result, since) = keepalive::wait_for_end(&s);
-    say(&keepalive::describe_end(&ending, &result, since, "server"));
+    // ka_server sends nothing, except one line of why when it turns a client away.
+    let mut said = Vec::new();
+    let (ending, result, since) = keepalive::wait_for_end_heard(&s, |b| {
+        said.extend_from_slice(&b[..b.len().min(512 - said.len().min(512))])
+    });
+    let mut line = keepalive::describe_end(&ending, &result, since, "server");
+    if let Some(words) = String::from_utf8_lossy(&said)
+        .lines()
+        .find(|l| !l.is_empty())
+    {
+        line += &format!("; it said: {words}");
+    }
+    say(&line);
 
     // Seed 002: tcpkeepalive_vm_start() — the backup takes over.
     if let Some(cmd) = a.on_dead {

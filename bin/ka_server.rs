@@ -3,11 +3,19 @@
 //! it probes its clients too, as seed 001 advises, so a client that vanished is cleaned up
 //! instead of held for ever ("脏数据"). Each connection's end is reported with the time since
 //! its last byte.
+//!
+//! At `--max-clients` held connections a newcomer is taken and the connection idle longest
+//! is turned away, told why in one line (`ka_server: turned away: …`): refusing the newest,
+//! as the other servers do, would let idle sockets whose kernels still answer keepalive
+//! lock the server out for as long as they stay (see [`heartbeat::held`]).
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::{say, Peer};
+use heartbeat::held::Held;
+use heartbeat::server::Refusals;
 use heartbeat::{cli, keepalive, server};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 
 const SPEC: Spec = Spec::keepalive(
     "ka_server",
@@ -16,7 +24,7 @@ const SPEC: Spec = Spec::keepalive(
 )
 .with(&[Extra::Keepalive, Extra::UserTimeout]);
 
-fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server) -> i32 {
+fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, held: &Arc<Held>) -> i32 {
     let peer = Peer(addr);
     if a.keepalive {
         match keepalive::apply(&s, &a.timing.keepalive(), a.user_timeout) {
@@ -24,8 +32,12 @@ fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server) -> i32 {
             Err(e) => return peer.fail(&e, "setsockopt failed"),
         }
     }
-    let (ending, result, since) = keepalive::wait_for_end(&s);
-    peer.say(&keepalive::describe_end(&ending, &result, since, "client"));
+    let s = Arc::new(s);
+    let ticket = held.hold(&s, addr);
+    let (ending, result, since) = keepalive::wait_for_end_heard(&s, |_| ticket.hold.heard());
+    if !ticket.hold.turned_away() {
+        peer.say(&keepalive::describe_end(&ending, &result, since, "client"));
+    } // else its line was said when it was turned away
     1
 }
 
@@ -38,5 +50,13 @@ fn main() {
             want.bound().as_secs()
         ));
     }
-    server::run(a, serve_client)
+    let held = Arc::new(Held::new());
+    let room = Arc::clone(&held);
+    let refusals = Refusals {
+        tell: true, // ka_client prints what the server said before it closed
+        make_room: Some(Arc::new(move |limit| room.turn_away_idlest(limit))),
+    };
+    server::run_with(a, refusals, move |s, addr, a| {
+        serve_client(s, addr, a, &held)
+    })
 }

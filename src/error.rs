@@ -157,6 +157,64 @@ pub fn os_errno(e: &io::Error) -> Option<i32> {
         .and_then(|c| os_errno(&c.source))
 }
 
+/// An ending named by what happened, where the errno would mislead: printed alone, in place
+/// of the C's `send failure: strerror (errno)` ([`failure_line`]).
+#[derive(Debug)]
+pub struct Named(pub String);
+
+impl fmt::Display for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Named {}
+
+/// A send on `s` that failed: if it was its send timeout (`SO_SNDTIMEO` makes a blocking
+/// send fail with `EAGAIN`, which `strerror` calls "Resource temporarily unavailable"), the
+/// ending it is, `send timed out: the peer took nothing for 2.500 s`; any other error as is.
+pub fn send_timeout(e: io::Error, s: &std::net::TcpStream) -> io::Error {
+    if !matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        return e;
+    }
+    let after = match s.write_timeout() {
+        Ok(Some(t)) => format!(": the peer took nothing for {:.3} s", t.as_secs_f64()),
+        _ => String::new(),
+    };
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        Named(format!("send timed out{after}")),
+    )
+}
+
+/// An error on a connection the peer reset, where a reader and a writer share the socket
+/// (the OOB pair): the kernel reports the reset (`ECONNRESET`) once, to whichever call comes
+/// first, and the other thread's next call fails otherwise — a `recv` with `ENOTCONN`
+/// ("Transport endpoint is not connected": closed without a FIN), a `send` with `EPIPE`
+/// ("Broken pipe"; the writer sends nothing after its own half-close). Either is the reset,
+/// and is said as `ECONNRESET`, whichever thread tells the monitor first. Any other error
+/// as is.
+pub fn after_reset(e: io::Error) -> io::Error {
+    #[cfg(unix)]
+    if matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::EPIPE)) {
+        return io::Error::from_raw_os_error(libc::ECONNRESET);
+    }
+    e
+}
+
+/// The line for a failed step: `what: strerror (errno)` as the C `error()`, or a [`Named`]
+/// ending alone (`send timed out: …`).
+pub fn failure_line(what: &str, e: &io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Named>()) {
+        Some(named) => named.0.clone(),
+        None if what.is_empty() => describe(e),
+        None => format!("{what}: {}", describe(e)),
+    }
+}
+
 /// `e` as the C `error()` prints it after the message: `strerror (errno)` for an OS error,
 /// `what: strerror (errno)` for a [`context`] error, the error's own text otherwise.
 pub fn describe(e: &io::Error) -> String {
@@ -204,8 +262,7 @@ pub fn output_gone() -> ! {
 /// `PROG: text: strerror (errno)`; exit with `status` when it is non-zero.
 pub fn error(status: i32, err: Option<&io::Error>, text: &str) {
     let line = match err {
-        Some(e) if text.is_empty() => describe(e),
-        Some(e) => format!("{text}: {}", describe(e)),
+        Some(e) => failure_line(text, e),
         None => text.to_string(),
     };
     if status != 0 {
@@ -228,7 +285,7 @@ impl Peer {
     /// `PROG: PEER: text: strerror (errno)`; the connection's end, so it returns the C
     /// status, 1.
     pub fn fail(&self, e: &io::Error, text: &str) -> i32 {
-        error(0, Some(e), &format!("{}: {text}", self.0));
+        self.say(&failure_line(text, e));
         1
     }
 }

@@ -24,6 +24,8 @@ const QUIET: Duration = Duration::from_secs(1);
 
 /// The accepting end of a server, with its descriptor in reserve and its refusal count.
 pub struct Gate {
+    /// Send a refused client the reason as one line ([`crate::net::tell`]).
+    pub tell: bool,
     reserve: Option<File>,
     /// In a burst of refusals: its first line is out.
     burst: bool,
@@ -59,6 +61,7 @@ impl Gate {
     /// A gate for a server of many clients: one descriptor held in reserve.
     pub fn new() -> Gate {
         Gate {
+            tell: false,
             reserve: reserve(),
             burst: false,
             pending: 0,
@@ -106,6 +109,9 @@ impl Gate {
                 return Ok((stream, peer));
             }
             // Still out: turn this client away now, and take the reserve back.
+            if self.tell {
+                crate::net::tell(&stream, "refused: out of descriptors");
+            }
             drop(stream);
             self.reserve = reserve();
             self.refuse(crate::net::canonical(peer), &e);

@@ -273,6 +273,15 @@ pub fn apply(
 /// return how, the `read` result, and the time since the last byte (or since the call, when
 /// nothing came). This is the whole life of seed 002's keepalive link.
 pub fn wait_for_end(s: &TcpStream) -> (Ending, io::Result<usize>, Duration) {
+    wait_for_end_heard(s, |_| {})
+}
+
+/// [`wait_for_end`], handing every piece read to `heard` (`ka_server` stamps its clients'
+/// last byte, `ka_client` keeps what a server said before it closed).
+pub fn wait_for_end_heard(
+    s: &TcpStream,
+    mut heard: impl FnMut(&[u8]),
+) -> (Ending, io::Result<usize>, Duration) {
     use std::io::Read;
     let mut last = std::time::Instant::now();
     let mut buf = [0u8; 1024];
@@ -281,6 +290,7 @@ pub fn wait_for_end(s: &TcpStream) -> (Ending, io::Result<usize>, Duration) {
         match r {
             Ok(n) if n > 0 => {
                 log::debug!("read {n} bytes");
+                heard(&buf[..n]);
                 last = std::time::Instant::now();
             }
             Err(ref e) if e.kind() == io::ErrorKind::Interrupted => {}

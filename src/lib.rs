@@ -11,6 +11,7 @@
 //! | [`reader`] | their `recv` calls: a reader thread per socket, the in-line readn of `msg_t`, the program's decision on each |
 //! | [`writer`] | their `send` calls that may block, each connection's on a thread of its own |
 //! | [`gate`] | `accept`, with a descriptor in reserve for when the process runs out |
+//! | [`held`] | `ka_server`'s held connections, bounded: the one idle longest makes room |
 //! | [`server`] | the `tcp_server` + `accept` start of every server, for many clients |
 //! | [`oob`] | the out-of-band heartbeat seed 000 left unfinished (Stevens UNP §24.7): urgent bytes |
 //! | [`keepalive`] | `SO_KEEPALIVE` and `TCP_KEEP*` of seeds 000 §1 and 001–004 |
@@ -30,6 +31,7 @@ pub mod conn;
 pub mod error;
 pub mod failover;
 pub mod gate;
+pub mod held;
 pub mod keepalive;
 pub mod message;
 pub mod monitor;

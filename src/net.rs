@@ -249,6 +249,82 @@ pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
     s.set_recv_buffer_size(BUFFER)
 }
 
+/// Send `PROG: reason\n` to a client being turned away, without waiting: a line is far
+/// less than any send buffer, and a client whose buffer is full gets nothing rather than
+/// being waited for. Only for protocols that carry text to a client that shows it.
+pub fn tell(s: &TcpStream, reason: &str) {
+    let line = format!("{}: {reason}\n", crate::error::program_name());
+    #[cfg(unix)]
+    let _ = socket2::SockRef::from(s).send_with_flags(line.as_bytes(), libc::MSG_DONTWAIT);
+    // Winsock has no MSG_DONTWAIT; nothing is queued on a socket turned away before it has
+    // been served, nor on ka_server's, which never sends, so a short line goes at once.
+    #[cfg(not(unix))]
+    let _ = std::io::Write::write(&mut &*s, line.as_bytes());
+}
+
+/// What the peer sent before it closed, when it did close, read without waiting: `Some`
+/// (the text, lossy, at most 512 bytes) if the stream is at its end; `None` if it is still
+/// open. For a client whose server may have turned it away with a line ([`tell`]).
+pub fn parting_words(s: &TcpStream) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 512];
+    let mut got = 0;
+    s.set_nonblocking(true).ok()?;
+    let closed = loop {
+        match (&*s).read(&mut buf[got..]) {
+            Ok(0) => break true,
+            Ok(n) if got + n < buf.len() => got += n,
+            Ok(_) => break false, // more than a line: not a refusal
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
+        }
+    };
+    let _ = s.set_nonblocking(false);
+    closed.then(|| String::from_utf8_lossy(&buf[..got]).trim().to_string())
+}
+
+/// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
+/// `false` where the system does not say. A server that closes before sending anything has
+/// most likely refused the client (`--max-clients`, out of descriptors).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn received_nothing(s: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed tcp_info is valid; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt on our socket into the struct above, its size in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    // Segments that carried data; tcpi_bytes_received counts the FIN's sequence number too.
+    let known = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
+    rc == 0 && len as usize >= known && info.tcpi_data_segs_in == 0
+}
+
+/// `line` (`server terminated`, `recv failure: …`) with the likely cause when the server
+/// never sent a byte before the end ([`received_nothing`]): `server terminated (refused?
+/// the server closed before sending anything)`. A server that ends a client it has served
+/// has sent it something (an echo, an answer), so the article's words stay as they are then.
+pub fn naming_refusal(s: &TcpStream, line: &str) -> String {
+    if received_nothing(s) {
+        format!("{line} (refused? the server closed before sending anything)")
+    } else {
+        line.to_string()
+    }
+}
+
+/// Whether the peer never sent a byte on `s`: not known here (no `TCP_INFO`), so `false`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn received_nothing(_: &TcpStream) -> bool {
+    false
+}
+
 /// Set up a TCP client (`tcp_client`): resolve and connect, with bounded buffers.
 pub fn tcp_client(host: &str, service: &str) -> io::Result<TcpStream> {
     let peer = set_address(Some(host), service, "tcp")?;

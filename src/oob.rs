@@ -130,7 +130,7 @@ fn urgent_first(
         // Normal data while the writer has room, and always up to a pending mark.
         let (urgent, readable) = wait(s, held.is_empty() || mark.is_some())?;
         if urgent {
-            if let Some(c) = recv_urgent(s)? {
+            if let Some(c) = recv_urgent(s).map_err(crate::error::after_reset)? {
                 to.shared.touch(); // sig_urg: nprobes = 0
                 let from = if answer.is_some() { "client" } else { "server" };
                 debug!("urgent byte {:?} from the {from}", c as char);
@@ -161,7 +161,7 @@ fn urgent_first(
             }
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(crate::error::after_reset(e)), // the writer took the reset
         };
         if to.shared.half_closed() {
             to.shared.touch(); // after the half-close the echo is the sign of life

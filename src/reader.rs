@@ -96,7 +96,9 @@ fn echo_now(to: &Notify, mut s: &TcpStream, bytes: &[u8]) -> io::Result<()> {
     }
     to.shared.set_writing(true);
     to.wake();
-    let sent = s.write_all(&bytes[n..]);
+    let sent = s
+        .write_all(&bytes[n..])
+        .map_err(|e| crate::error::send_timeout(e, s));
     to.shared.set_writing(false);
     sent
 }

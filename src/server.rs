@@ -8,8 +8,14 @@
 //! panic ends only its own thread; the others carry on. `--once` restores the C behaviour:
 //! one client, served on the main thread, and the process exits with the C program's status.
 //!
-//! `--max-clients N` bounds the threads: a client beyond it is told nothing, its connection
-//! is closed at once, and a line says so; nobody else is disturbed. The same happens when the
+//! `--max-clients N` bounds the threads: a client beyond it is refused, its connection closed
+//! at once, and a line says so; nobody else is disturbed. Where the protocol carries text
+//! to a client that shows it ([`Refusals::tell`]: `ka_server`, and `hb_server1`'s `sdata`,
+//! which the C client reads and drops) the client is first sent the reason as one line,
+//! `PROG: refused: …`; in a `msg_t` stream (`hb_server`) or an echo (`hb_server_oob`) a line
+//! of text would be taken for data, so those clients only see the close and name the likely
+//! cause themselves. `ka_server` makes room instead ([`Refusals::make_room`], see
+//! [`crate::held`]). The same happens when the
 //! process nears `vm.max_map_count` (65 530 by default): every thread costs 4 memory maps
 //! (stack, guard page, signal stack, guard page), so a server of two threads per client holds
 //! about 8 000 clients, and beyond that the Rust runtime would abort the whole process.
@@ -37,6 +43,17 @@ impl Drop for Active {
     }
 }
 
+/// What a server does, beyond its line, with a client it cannot serve.
+#[derive(Clone, Default)]
+pub struct Refusals {
+    /// Send the client the reason as one text line before closing (`PROG: refused: …`):
+    /// only where the protocol carries text to a client that shows it.
+    pub tell: bool,
+    /// At `--max-clients`, make room instead of refusing: called with the limit, it returns
+    /// whether it ended a connection to take the newcomer (`ka_server`, [`crate::held`]).
+    pub make_room: Option<Arc<dyn Fn(usize) -> bool + Send + Sync>>,
+}
+
 /// Every server's `main`: parse the arguments, `s = tcp_server( NULL, argv[ 1 ] )`, serve
 /// each client with `handle`, and exit (with `--once`, with the client's status).
 pub fn main<F>(spec: &Spec, handle: F) -> !
@@ -46,15 +63,31 @@ where
     run(cli::server(spec), handle)
 }
 
+/// [`main`], refusing clients as `refusals` says.
+pub fn main_with<F>(spec: &Spec, refusals: Refusals, handle: F) -> !
+where
+    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+{
+    run_with(cli::server(spec), refusals, handle)
+}
+
 /// [`main`] with the arguments already parsed.
 pub fn run<F>(a: Server, handle: F) -> !
+where
+    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+{
+    run_with(a, Refusals::default(), handle)
+}
+
+/// [`run`], refusing clients as `refusals` says.
+pub fn run_with<F>(a: Server, refusals: Refusals, handle: F) -> !
 where
     F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
 {
     let s = net::tcp_server_backlog(None, &a.port, a.backlog)
         .unwrap_or_else(|e| error::die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
-    let status = serve(s, once, max, move |c, peer| handle(c, peer, &a));
+    let status = serve_with(s, once, max, refusals, move |c, peer| handle(c, peer, &a));
     error::exit(status)
 }
 
@@ -67,6 +100,20 @@ pub fn serve<F>(listener: TcpListener, once: bool, max_clients: usize, handle: F
 where
     F: Fn(TcpStream, SocketAddr) -> i32 + Send + Sync + 'static,
 {
+    serve_with(listener, once, max_clients, Refusals::default(), handle)
+}
+
+/// [`serve`], refusing clients as `refusals` says.
+pub fn serve_with<F>(
+    listener: TcpListener,
+    once: bool,
+    max_clients: usize,
+    refusals: Refusals,
+    handle: F,
+) -> i32
+where
+    F: Fn(TcpStream, SocketAddr) -> i32 + Send + Sync + 'static,
+{
     if let Ok(addr) = listener.local_addr() {
         debug!("listening on {addr}");
     }
@@ -74,6 +121,13 @@ where
     let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
     let mut gate = if once { Gate::plain() } else { Gate::new() };
+    gate.tell = refusals.tell;
+    let refuse = |stream: TcpStream, peer: SocketAddr, why: String| {
+        error::say(&format!("{peer}: refused: {why}"));
+        if refusals.tell {
+            net::tell(&stream, &format!("refused: {why}"));
+        }
+    }; // dropping the stream closes it
     loop {
         let (stream, peer) = match gate.accept(&listener) {
             Ok(c) => c,
@@ -95,16 +149,18 @@ where
             return handle(stream, peer);
         }
         if let Some(limit) = map_limit.filter(|&l| near_map_limit(l)) {
-            error::say(&format!(
-                "{peer}: refused: no room for more threads (vm.max_map_count {limit})"
-            ));
+            let why = format!("no room for more threads (vm.max_map_count {limit})");
+            refuse(stream, peer, why);
             continue;
         }
-        if active.load(Ordering::SeqCst) >= max_clients {
-            error::say(&format!(
-                "{peer}: refused: {max_clients} clients already (--max-clients)"
-            ));
-            continue; // dropping the stream closes it
+        let full = active.load(Ordering::SeqCst) >= max_clients;
+        if full && !refusals.make_room.as_ref().is_some_and(|f| f(max_clients)) {
+            refuse(
+                stream,
+                peer,
+                format!("{max_clients} clients already (--max-clients)"),
+            );
+            continue;
         }
         active.fetch_add(1, Ordering::SeqCst);
         let guard = Active(active.clone());

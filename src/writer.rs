@@ -208,7 +208,9 @@ impl Run {
 
     fn write_all(&self, d: &[u8]) -> io::Result<()> {
         match &self.sink {
-            Sink::Socket(s) => (&**s).write_all(d),
+            Sink::Socket(s) => (&**s)
+                .write_all(d)
+                .map_err(|e| crate::error::send_timeout(crate::error::after_reset(e), s)),
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
                 out.write_all(d).and_then(|()| out.flush())

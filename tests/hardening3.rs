@@ -350,7 +350,10 @@ fn the_last_line_is_written_and_the_exit_is_bounded() {
         assert_eq!(status.code(), Some(1), "{text}");
         assert_eq!(
             text.lines().rfind(|l| !l.contains(": debug: ")),
-            Some("hb_client: server terminated"),
+            // The server here takes the client and closes without a byte: a refusal.
+            Some(
+                "hb_client: server terminated (refused? the server closed before sending anything)"
+            ),
             "{text}"
         );
 
@@ -515,6 +518,273 @@ fn a_flood_on_the_connect_back_is_bounded_in_memory_and_time() {
         assert!(
             most <= 2 * BOUNDED + 8192,
             "{most} bytes queued in hb_server1's sockets (bounded: 2 × {BOUNDED} and a little)"
+        );
+    }
+}
+/// Item 5: `ka_server` cannot be locked out by idle sockets: at `--max-clients` a newcomer
+/// is taken and the connection idle longest is turned away with a line on both sides (on
+/// the code before, every newcomer was refused for as long as the idle ones stayed). A
+/// client that sent something recently is not the one turned away.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn ka_server_at_its_limit_turns_away_the_connection_idle_longest() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{server as start_server, Prog};
+        let (mut srv, port) = start_server("ka_server", &["--max-clients", "4"]);
+        let p = port.to_string();
+        // The oldest: a real ka_client, idle from the start.
+        let mut oldest = Prog::start("ka_client", &["127.0.0.1", &p]);
+        oldest.expect_line("keepalive", S);
+        srv.expect_line("accepted", S);
+        let mut held: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let all_in = wait_until(S, || {
+            srv.drain(Duration::from_millis(20));
+            srv.count("accepted") == 4
+        });
+        assert!(all_in, "{}", srv.dump());
+        std::thread::sleep(Duration::from_millis(200));
+        // The first raw client sends: it is no longer the idlest after ka_client.
+        held[0].write_all(b"x").unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        for round in 0..6 {
+            // Each newcomer is taken; the idlest of the rest makes room.
+            let newcomer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            newcomer
+                .set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut b = [0u8; 64];
+            let r = (&newcomer).read(&mut b);
+            assert!(
+                matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "newcomer {round} is held, not closed: {r:?}\n{}",
+                srv.dump()
+            );
+            if round == 0 {
+                let (_, line) = oldest.expect_line("server terminated", S);
+                assert!(
+                    line.contains("; it said: ka_server: turned away: idle longest ("),
+                    "{line}"
+                );
+                assert!(
+                    line.ends_with("of 4 held (--max-clients), to make room"),
+                    "{line}"
+                );
+                assert_eq!(oldest.wait_exit(S), Some(1));
+            }
+            held.push(newcomer);
+        }
+        srv.drain(Duration::from_millis(300));
+        let away = srv.count("turned away: idle longest");
+        assert_eq!(away, 6, "one turned away per newcomer:\n{}", srv.dump());
+        assert_eq!(srv.count("refused"), 0, "{}", srv.dump());
+        // The client that sent was turned away last of the first four (after 3 idler ones).
+        let me = held[0].local_addr().unwrap().to_string();
+        let order: Vec<String> = srv
+            .said()
+            .into_iter()
+            .filter(|l| l.contains("turned away"))
+            .collect();
+        let at = order.iter().position(|l| l.contains(&me));
+        assert_eq!(at, Some(3), "{order:?}");
+    }
+}
+
+/// Item 8: a refused client can tell it was refused. `hb_server` and `hb_server_oob` cannot
+/// put text in their streams (a `msg_t` stream, an echo), so their clients name the likely
+/// cause when the server closed before sending anything; `hb_server1` sends the reason on
+/// `sdata`, which the C client reads and drops, and `hb_client1` prints it (on the code
+/// before: `server terminated`, `send failure: Broken pipe (32)`, and a bare `accept
+/// failure`).
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: TCP_INFO")]
+fn a_refused_client_says_it_was_probably_refused() {
+    #[cfg(target_os = "linux")]
+    for (server, client, args, want) in [
+        (
+            "hb_server",
+            "hb_client",
+            &["--idle", "5"][..],
+            "hb_client: server terminated (refused? the server closed before sending anything)",
+        ),
+        (
+            "hb_server_oob",
+            "hb_client_oob",
+            &["--interval", "0.2"][..],
+            " (refused? the server closed before sending anything)",
+        ),
+        (
+            "hb_server1",
+            "hb_client1",
+            &["--idle", "0.5", "--interval", "0.2", "--probes", "1"][..],
+            "; the server closed sdata: hb_server1: refused: 1 clients already (--max-clients)",
+        ),
+    ] {
+        use common::procs::{server as start_server, Prog};
+        let mut sargs = args.to_vec();
+        sargs.extend(["--max-clients", "1"]);
+        let (mut srv, port) = start_server(server, &sargs);
+        let p = port.to_string();
+        let mut cargs = args.to_vec();
+        cargs.extend(["127.0.0.1", &p]);
+        // The one client the server takes: a real client of the pair, served.
+        let stdin_open = |c: &mut Command| {
+            c.stdin(Stdio::piped());
+        };
+        let _first = Prog::start_with(client, &cargs, stdin_open);
+        srv.expect_line("accepted", S);
+        let mut refused = Prog::start_with(client, &cargs, stdin_open);
+        srv.expect_line("refused: 1 clients already (--max-clients)", S);
+        assert_eq!(refused.wait_exit(S), Some(1), "{}", refused.dump());
+        let said = refused.said();
+        let last = said.last().map(String::as_str).unwrap_or("");
+        assert!(
+            last.ends_with(want) && last.starts_with(&format!("{client}: ")),
+            "{client} refused said {last:?}, want …{want:?}\n{}",
+            refused.dump()
+        );
+    }
+}
+
+/// Item 8, the other side: a client that was served, whose server then closed, keeps the
+/// article's words (`server terminated`), with nothing added.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: TCP_INFO")]
+fn a_served_client_keeps_the_articles_words() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{server as start_server, Prog};
+        let (mut srv, port) = start_server("hb_server", &["--idle", "0.2", "--interval", "0.2"]);
+        let p = port.to_string();
+        let mut c = Prog::start("hb_client", &["--idle", "0.2", "127.0.0.1", &p]);
+        c.expect_line("debug: read 2004 bytes", S); // an echo came back
+        srv.child.kill().unwrap();
+        c.expect_line("server terminated", S);
+        assert_eq!(c.wait_exit(S), Some(1));
+        assert_eq!(
+            c.said().last().map(String::as_str),
+            Some("hb_client: server terminated")
+        );
+    }
+}
+
+/// Item 10: a send that hits its timeout is said as what it is, `send timed out`, not as
+/// `EAGAIN`'s "Resource temporarily unavailable (11)": a client that sends heartbeats and
+/// never reads, against `hb_server --reply-delay`, whose late answers go out on a socket
+/// with the death bound as its send timeout.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn a_send_timeout_is_said_as_one() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::server as start_server;
+        // The answers wait 0.3 s and the client sends one every 50 ms: once the buffers are
+        // full and the writer is blocked, the reader still takes 16 more heartbeats (0.8 s)
+        // before the writer's queue is full, so the send timeout (the death bound, 0.4 s)
+        // ends the connection before the heartbeat would.
+        let args = [
+            "--idle",
+            "0.2",
+            "--interval",
+            "0.1",
+            "--probes",
+            "1",
+            "--reply-delay",
+            "0.3",
+        ];
+        let (mut srv, port) = start_server("hb_server", &args);
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+        sock.connect(&addr.into()).unwrap();
+        let s: TcpStream = sock.into();
+        s.set_write_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let beat = Message::heartbeat().encode();
+        let end = Instant::now() + S;
+        let mut line = None;
+        while Instant::now() < end && line.is_none() {
+            let _ = (&s).write_all(&beat); // never read: the server's answers pile up
+            std::thread::sleep(Duration::from_millis(50));
+            line = srv.wait_line("send", Duration::ZERO).map(|(_, l)| l);
+        }
+        let line = line.unwrap_or_else(|| panic!("no send ending in 10 s:\n{}", srv.dump()));
+        let me = s.local_addr().unwrap();
+        assert!(
+            line.ends_with(&format!(
+                "{me}: send timed out: the peer took nothing for 0.400 s"
+            )),
+            "{line}"
+        );
+    }
+}
+
+/// Item 10: a reset is said as a reset. `hb_client_oob`'s reader and writer share the socket,
+/// the kernel reports the reset to whichever call comes first, and the other one's next call
+/// fails with `ENOTCONN` or `EPIPE`; on the code before, 2 of 20 runs against a server that
+/// resets while stdin streams ended `send failure: Broken pipe (32)`. Here each of 30 ends
+/// with `Connection reset by peer (104)`.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: errno texts")]
+fn a_reset_is_said_as_a_reset_whichever_thread_meets_it() {
+    #[cfg(target_os = "linux")]
+    {
+        use common::procs::{reset, Prog};
+        // A server that takes a little, then resets, with a small window so that the
+        // client's writer is blocked in send when the reset comes.
+        let l = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        l.set_recv_buffer_size(4096).unwrap();
+        let any: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        l.bind(&any.into()).unwrap();
+        l.listen(64).unwrap();
+        let l: TcpListener = l.into();
+        let port = l.local_addr().unwrap().port().to_string();
+        const RUNS: usize = 30;
+        let server = std::thread::spawn(move || {
+            for c in l.incoming().take(RUNS) {
+                let Ok(c) = c else { continue };
+                // An answer first, as hb_server_oob's (a server that sent nothing would be
+                // named as one that probably refused).
+                let _ = socket2::SockRef::from(&c).send_out_of_band(b"1");
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = (&c).read(&mut [0u8; 1000]);
+                reset(c);
+            }
+        });
+        let mut endings = Vec::new();
+        for _ in 0..RUNS {
+            let mut c = Prog::start_with(
+                "hb_client_oob",
+                &["--interval", "0.1", "127.0.0.1", &port],
+                |c| {
+                    c.stdin(Stdio::piped());
+                },
+            );
+            let mut stdin = c.child.stdin.take().unwrap();
+            let feed = std::thread::spawn(move || {
+                let zeros = vec![0u8; 1 << 16];
+                for _ in 0..80 {
+                    if stdin.write_all(&zeros).is_err() {
+                        return;
+                    }
+                }
+            });
+            assert_eq!(c.wait_exit(S), Some(1), "{}", c.dump());
+            feed.join().unwrap();
+            endings.push(c.said().last().cloned().unwrap_or_default());
+        }
+        server.join().unwrap();
+        let other: Vec<&String> = endings
+            .iter()
+            .filter(|e| !e.ends_with("failure: Connection reset by peer (104)"))
+            .collect();
+        assert!(
+            other.is_empty(),
+            "{} of {RUNS} ended otherwise: {other:#?}",
+            other.len()
         );
     }
 }
