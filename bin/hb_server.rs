@@ -39,8 +39,9 @@ fn on_message(msg: &Message) -> Verdict {
 /// status (always 1).
 fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let peer = Peer(peer);
-    let config = a.timing.answerer(); // tv.tv_sec = T1 + T2;
-                                      // A client that stops reading must not block an echo for ever.
+    // tv.tv_sec = T1 + T2;
+    let config = a.timing.answerer();
+    // A client that stops reading must not block an echo for ever.
     let _ = s1.set_write_timeout(Some(config.death_bound()));
     let s1 = Arc::new(s1);
     let mut mon = Monitor::new(config, &peer.0.to_string());
