@@ -24,9 +24,10 @@ fn main() {
     let s = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
     let peer = s.peer_addr().map(|p| p.to_string()).unwrap_or_default();
 
-    let mut mon = Monitor::new(a.timing.prober(), &peer); // tv.tv_sec = T1;
-                                                          // recv( s, … ) into one msg_t at a time (the in-line readn); /* process message */ is
-                                                          // empty: each whole message is taken and dropped, on the reader thread.
+    // tv.tv_sec = T1;
+    let mut mon = Monitor::new(a.timing.prober(), &peer);
+    // recv( s, … ) into one msg_t at a time (the in-line readn); /* process message */ is
+    // empty: each whole message is taken and dropped, on the reader thread.
     mon.watch(Link::Data, &s, Reading::Messages(|_| Verdict::Take))
         .unwrap_or_else(|e| die(Some(&e), "cannot start the reader"));
     // msg.type = htonl( MSG_HEARTBEAT ); what each probe sends
