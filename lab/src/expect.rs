@@ -296,7 +296,10 @@ mod tests {
             d("loss=10 idle=0.1 interval=0.05 probes=2 duration=30"),
             Deaths::Some
         );
-        assert_eq!(d("loss=20 idle=1 interval=2 probes=8"), Deaths::None);
+        // Issue 19: after a lost SYN the retransmission timer starts at seconds; a 16 s
+        // tolerance died once in some 40 runs here. Not a `none` at 20 % loss.
+        assert_eq!(d("loss=20 idle=1 interval=2 probes=8"), Deaths::Either);
+        assert_eq!(d("loss=5 idle=1 interval=2 probes=8"), Deaths::None);
         // Issue 19: the server died twice in two runs here; not a `none`.
         assert_eq!(
             d("delay=300 jitter=100 interval=0.3 probes=3"),
@@ -305,11 +308,11 @@ mod tests {
         // A `none` is a promise below 0.1 %: longer runs of the same setting keep it while
         // the model's high estimate allows, then stop.
         assert_eq!(
-            d("loss=20 idle=1 interval=2 probes=8 duration=71"),
+            d("loss=5 idle=1 interval=2 probes=8 duration=71"),
             Deaths::None
         );
         assert_eq!(
-            d("loss=30 idle=1 interval=2 probes=8 duration=300"),
+            d("loss=10 idle=1 interval=2 probes=8 duration=300"),
             Deaths::Either
         );
     }

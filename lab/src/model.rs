@@ -18,14 +18,18 @@
 //! MSS 1448; jitter reorders them, the message is whole only when both are in), each uniform
 //! in `delay ± jitter`, plus repair: a lost segment is re-sent at once by RACK or the tail
 //! loss probe (~10 ms), then by the retransmission timer, 200 ms and doubling; the message is
-//! late when every try up to the deadline is lost. The estimates are sums over cycles; the
-//! low one the client alone, the high one both ends with the Nagle hold.
+//! late when every try up to the deadline is lost. The estimates are sums over cycles: the
+//! low one both ends without the Nagle hold; the high one with it, and the client's side
+//! with the slow first timer of a connection whose handshake lost a segment ([`SLOW_RTO`]).
 
 /// Expected false deaths in one run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Prediction {
     /// By the client's bound.
     pub client: f64,
+    /// By the client's bound, with the slow retransmission timer of a connection whose
+    /// handshake lost a segment (no round trip measured yet).
+    pub client_slow_rto: f64,
     /// By the server's window, without and with the Nagle hold.
     pub server: (f64, f64),
     /// Heartbeat cycles in the run.
@@ -40,7 +44,7 @@ impl Prediction {
 
     /// The high estimate: both ends, the server's with the Nagle hold.
     pub fn high(&self) -> f64 {
-        self.client + self.server.1
+        self.client_slow_rto.max(self.client) + self.server.1
     }
 }
 
@@ -51,7 +55,16 @@ struct Path {
     b: f64,
     segs: i32,
     l: f64,
+    /// The first retransmission timeout, seconds: Linux's 200 ms floor once a round trip is
+    /// measured; [`SLOW_RTO`] before that.
+    rto: f64,
 }
+
+/// The first retransmission timeout of a connection whose handshake lost a segment: no round
+/// trip was measured (Karn), the timer starts at seconds, not 200 ms. Measured here, after
+/// two lost SYNs: a heartbeat's lost tail re-sent 1.72, 5.50 and 12.92 s after it left, so a
+/// 16 s tolerance died after four tries (issue 19's lossy-loose `none`, which failed once).
+const SLOW_RTO: f64 = 2.0;
 
 impl Path {
     /// P(the message's delay ≤ x): the latest of `segs` uniform delays.
@@ -88,7 +101,7 @@ impl Path {
         let mut out = vec![(0.0, 1.0 - first)];
         let mut p = first;
         for k in 1..40 {
-            let extra = 0.01 + 0.2 * (2f64.powi(k - 1) - 1.0);
+            let extra = 0.01 + self.rto * (2f64.powi(k - 1) - 1.0);
             out.push((extra, p * (1.0 - self.l)));
             p *= self.l;
             if p < 1e-15 {
@@ -167,6 +180,7 @@ pub fn predict(s: &crate::expect::Settings) -> Prediction {
         b: (s.delay + s.jitter) / 1000.0,
         segs,
         l: s.loss / 100.0,
+        rto: 0.2,
     };
     let (i, p) = (s.interval, f64::from(s.probes));
     let bound = p * i;
@@ -175,13 +189,17 @@ pub fn predict(s: &crate::expect::Settings) -> Prediction {
     let by_delay: f64 = (0..s.probes)
         .map(|k| no_loss.tail2(bound - f64::from(k) * i))
         .product();
-    let by_loss = Path {
-        a: path.a,
-        b: path.a,
-        ..path
-    }
-    .late(bound);
-    let qc = 1.0 - (1.0 - by_delay) * (1.0 - by_loss);
+    let by_loss = |rto: f64| {
+        Path {
+            a: path.a,
+            b: path.a,
+            rto,
+            ..path
+        }
+        .late(bound)
+    };
+    let client_q = |rto: f64| 1.0 - (1.0 - by_delay) * (1.0 - by_loss(rto));
+    let qc = client_q(0.2);
     // The server: its longer window, against the last echo and the next heartbeat.
     let window = (p + 1.0) * i;
     let mean_rtt = path.a + path.b;
@@ -195,7 +213,7 @@ pub fn predict(s: &crate::expect::Settings) -> Prediction {
     let qs = qs * blocked;
     let cycle = s.idle + mean_rtt + 0.01;
     let setup = mean_rtt / 2.0 + 0.06; // the handshake, the lab's restart poll
-    let deaths = |qs: f64| {
+    let deaths = |qc: f64, qs: f64| {
         let q = (qc + qs).min(1.0);
         if q <= 0.0 {
             return (0.0, 0.0);
@@ -205,10 +223,12 @@ pub fn predict(s: &crate::expect::Settings) -> Prediction {
         let by_server = (1.0 - qc) * qs / q;
         (n * (1.0 - by_server), n * by_server)
     };
-    let (client, server) = deaths(qs);
-    let (_, held) = deaths(qs_held);
+    let (client, server) = deaths(qc, qs);
+    let (_, held) = deaths(qc, qs_held);
+    let (client_slow_rto, _) = deaths(client_q(SLOW_RTO), 0.0);
     Prediction {
         client,
+        client_slow_rto,
         server: (server, held),
         cycles: s.duration / cycle,
     }
