@@ -12,14 +12,7 @@ jobs=${LAB_JOBS:-4}
 # Which pairs meet which fate. The writing pairs exist for busy-gone; the statistical fates
 # run the in-band pair twice: a setting that gives false deaths (tight) and one that does not.
 classic="alive killed hung gone rebooted partition flap nat-idle"
-pairs_of() {
-  case $1 in
-    busy-gone) echo "kaw kaw-ut" ;;
-    lossy|slow) echo "hb" ;;
-    alive) echo "hb hb1 oob ka kaw kaw-ut" ;;
-    *) echo "hb hb1 oob ka" ;;
-  esac
-}
+pairs_of() { "$LAB_BIN/hb_lab" --pairs "$1"; }   # lab/src/knobs.rs
 variants() {   # fate -> the settings each run takes, unless the knobs already say
   case $1 in
     slow)  echo "tight:INTERVAL=0.1,PROBES=3 loose:INTERVAL=0.5,PROBES=3" ;;
@@ -28,6 +21,10 @@ variants() {   # fate -> the settings each run takes, unless the knobs already s
   esac
 }
 fates=${SCENARIO:-}; fates=${fates:-$classic busy-gone lossy slow}
+
+# Every knob is checked before anything runs: one line naming a bad one, exit 2, no folder.
+[ -x "$LAB_BIN/hb_lab" ] || { echo "lab: $LAB_BIN/hb_lab is missing (make lab builds it)" >&2; exit 2; }
+"$LAB_BIN/hb_lab" --check-knobs || exit 2
 
 # Namespaces of our own: root, or a user namespace where the kernel allows one. They vanish
 # with the run even when it is killed: this script's death kills each unshare (setpriv

@@ -64,9 +64,12 @@ case $FATE in
     while before && [ $n -lt 2000 ]; do   # bounded: DURATION, and 2000 attempts at most
       n=$((n + 1)); start_client "client.$n.log"
       while kill -0 $cli 2>/dev/null && before; do sleep 0.05; done
+      # The run's end is when the watching stops: stamped before the last client is stopped,
+      # so the FIN its stop sends is after the end, not a death the log does not say.
+      before || [ -s "$OUT/end.at" ] || now >"$OUT/end.at"
       stop $cli
     done
-    now >"$OUT/end.at" ;;
+    [ -s "$OUT/end.at" ] || now >"$OUT/end.at" ;;
   *)
     [ "$FATE" = nat-idle ] && now >"$OUT/fault.at"   # the NAT is there from the start
     start_client client.log
@@ -83,14 +86,17 @@ case $FATE in
                 hb=$(sed -n 's/.*heartbeat listener on .*:\([0-9]*\)$/\1/p' "$OUT/client.log")
                 [ -n "$hb" ] && fw -A INPUT -p tcp --sport "$hb" -j REJECT --reject-with tcp-reset ;;
       partition|busy-gone) wire cut ;;
-      flap)     wire cut; sleep "$flap"; wire mend ;;
+      flap)     # the cut takes the next exchange in flight: it starts 50 ms before it
+                at=$("$LAB_BIN/hb_lab" --next-exchange "$OUT") || at=$(now)
+                sleep "$(awk "BEGIN { d = $at - 0.05 - $(now); print (d > 0 ? d : 0) }")"
+                now >"$OUT/fault.at"; wire cut; sleep "$flap"; wire mend ;;
       *) echo "unknown fate: $FATE"; exit 2 ;;
     esac
     # Watch for twice the longest bound and a second (hb_lab computes it from the settings).
     watch=$("$LAB_BIN/hb_lab" --watch "$OUT/settings") || watch=10
     for _ in $(seq $((watch * 20))); do kill -0 $cli 2>/dev/null || break; sleep 0.05; done
-    stop $cli
-    now >"$OUT/end.at" ;;
+    now >"$OUT/end.at"
+    stop $cli ;;
 esac
 stop $srv
 sleep 0.2; kill -INT $cap 2>/dev/null; wait $cap 2>/dev/null

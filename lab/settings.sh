@@ -45,6 +45,6 @@ server=$server
 client_ip=$C_IP
 server_ip=$S_IP
 wire=hb_wire (the project's, on w1-ws in the router; this kernel's sch_netem is not used)
-netem=tc qdisc replace dev r1 root netem delay ${delay}ms ${jitter}ms loss ${loss}%
+netem=tc qdisc replace dev r1 root netem delay ${delay}ms ${jitter}ms loss ${loss}% limit 1000 (router → server); tc qdisc replace dev s0 root netem delay ${delay}ms ${jitter}ms loss ${loss}% limit 1000 (server → router)
 EOF
 echo "$PAIR $FATE" >"$OUT/run"

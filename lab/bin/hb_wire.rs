@@ -1,7 +1,8 @@
 //! `hb_wire IF_A IF_B` — the lab's wire (issue 11): copies every Ethernet frame between two
 //! interfaces with `delay ± jitter`, `loss`, and a cut, like `tc netem` where the kernel has
 //! no `sch_netem`. Commands on standard input: `cut`, `mend`, `delay MS [JITTER]`,
-//! `loss PERCENT`, `stats`; at end of input it prints its counts and exits. See lab/src/wire.rs.
+//! `loss PERCENT`, `stats`; at end of input it prints its counts (passed, lost, cut, dropped:
+//! by its 1000-frame queues, by the kernel, by a refused send) and exits. See lab/src/wire.rs.
 
 use heartbeat::error::{die, say};
 use heartbeat_lab::wire::{self, packet::Raw, Settings};
@@ -40,10 +41,12 @@ fn main() {
     say(&format!("{a} <-> {b}: {}", s.describe()));
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
+        wire::count_kernel_drops(&s, &[&ra, &rb]);
         match s.command(&line) {
             Ok(what) => say(&format!("{}: {what}", line.trim())),
             Err(problem) => say(&problem),
         }
     }
+    wire::count_kernel_drops(&s, &[&ra, &rb]);
     say(&format!("end of input: {}", s.describe()));
 }

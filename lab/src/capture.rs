@@ -4,7 +4,7 @@
 //! A program's verdict is what it concluded; the capture is what happened. A heartbeat the
 //! program "sent" may never reach the wire (queued behind an unacknowledged one); a kernel's
 //! keepalive probes never reach the program at all. [`Segment`]s are what the checks in
-//! `lab::wire` compare a verdict against.
+//! [`crate::truth`] and [`crate::exchange`] compare a verdict against.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -33,6 +33,8 @@ pub struct Segment {
     pub flags: u8,
     /// Sequence number.
     pub seq: u32,
+    /// Acknowledgement number (meaningful with ACK).
+    pub ack: u32,
     /// Bytes of payload.
     pub len: usize,
 }
@@ -129,6 +131,7 @@ fn tcp_of(ip: &[u8], at: f64) -> Option<Segment> {
         dst: (addr(16), port(2)),
         flags: tcp[13],
         seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        ack: u32::from_be_bytes([tcp[8], tcp[9], tcp[10], tcp[11]]),
         len: total.saturating_sub(ihl + doff),
     })
 }

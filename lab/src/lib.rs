@@ -4,10 +4,18 @@
 //!
 //! | module | concern |
 //! | --- | --- |
+//! | [`knobs`] | the knobs of `make lab`, checked before anything runs |
+//! | [`output`] | what the lab reads of the programs' output: one documented interface |
+//! | [`settings`] | a run's recorded settings and the lengths derived from them |
 //! | [`expect`] | when a client should notice its server's fate, from the run's settings |
 //! | [`capture`] | the pcap file `tcpdump -w` wrote: TCP segments with their times |
+//! | [`exchange`] | the heartbeat exchange rebuilt from the capture, byte by byte |
 //! | [`truth`] | the wire's word on a verdict: the capture against what the client said |
+//! | [`alive`] | the wire's word on a fate that passes unnoticed, and on a flap |
+//! | [`kernel`] | the wire's word on kernel keepalive: its probes |
+//! | [`deaths`] | the wire's word on a statistical run: every connection accounted for |
 //! | [`report`] | the diagram, the table and `target/lab.json` |
+//! | [`packet`] | raw Ethernet frames on an interface, and the kernel's drops there |
 //! | [`wire`] | `hb_wire`'s machinery: a cable with delay, loss and a cut where netem is missing |
 //!
 //! What each pair is expected to notice when its is expected to notice when its
@@ -22,15 +30,25 @@
 //! [`expect::expected`] says when the client should notice, [`truth`] checks the verdict
 //! against the capture, [`report`] draws the diagram, the table and the JSON.
 
+pub mod alive;
 pub mod capture;
+pub mod deaths;
+pub mod exchange;
 pub mod expect;
+pub mod kernel;
+pub mod knobs;
+pub mod model;
+pub mod output;
+pub mod packet;
 pub mod report;
+pub mod settings;
 pub mod truth;
 pub mod wire;
 
 use expect::{Deaths, Expect, Settings};
 use std::path::Path;
 
+pub use output::{parse_line, Log, ENDINGS};
 pub use report::{table, to_json};
 
 /// The pairs, in the lab's order.
@@ -50,79 +68,6 @@ pub const FATES: [&str; 11] = [
     "slow",
 ];
 
-/// The lines that end a client's watch.
-const ENDINGS: [&str; 9] = [
-    "connection dead",
-    "terminated",
-    "unreachable",
-    "recv failure",
-    "bad recv",
-    "connection timed out",
-    "connection reset",
-    "send failure",
-    "accept failure",
-];
-
-/// One line of a `-t` log: seconds since the program started, and the text after `PROG: `.
-pub fn parse_line(line: &str) -> Option<(f64, &str)> {
-    let rest = line.strip_prefix('[')?;
-    let (stamp, rest) = rest.split_once(']')?;
-    let text = rest.trim_start().split_once(": ").map(|(_, t)| t)?;
-    Some((stamp.trim().parse().ok()?, text))
-}
-
-/// A client's log, read: its clock's zero (Unix seconds), its events, and its ending.
-#[derive(Debug, Clone, Default)]
-pub struct Log {
-    /// `-t`'s zero, in Unix seconds (the program's own `clock zero` line).
-    pub zero: f64,
-    /// (seconds since zero, text).
-    pub events: Vec<(f64, String)>,
-    /// The index in `events` of the line that ended the watch.
-    pub ending: Option<usize>,
-}
-
-impl Log {
-    /// Read a `-t` log written with `RUST_LOG=debug`.
-    pub fn read(text: &str) -> Log {
-        let events: Vec<(f64, String)> = text
-            .lines()
-            .filter_map(parse_line)
-            .map(|(t, x)| (t, x.to_string()))
-            .collect();
-        let zero = events
-            .iter()
-            .find_map(|(_, t)| t.strip_prefix("debug: clock zero at "))
-            .and_then(|t| t.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0.0);
-        let ending = events
-            .iter()
-            .position(|(_, t)| !t.starts_with("debug:") && ENDINGS.iter().any(|e| t.contains(e)));
-        Log {
-            zero,
-            events,
-            ending,
-        }
-    }
-
-    /// The ending line's time (Unix seconds) and text.
-    pub fn end(&self) -> Option<(f64, &str)> {
-        self.ending
-            .map(|i| (self.zero + self.events[i].0, self.events[i].1.as_str()))
-    }
-
-    /// The last answer from the server the program saw before `before` (Unix seconds).
-    pub fn last_answer(&self, before: f64) -> Option<f64> {
-        let is_answer = |t: &str| t.starts_with("debug: read ") || t.contains("from the server");
-        self.events
-            .iter()
-            .rev()
-            .map(|(t, x)| (self.zero + t, x))
-            .find(|(t, x)| *t <= before && is_answer(x))
-            .map(|(t, _)| t)
-    }
-}
-
 /// What happened in one run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -138,6 +83,10 @@ pub struct Outcome {
     pub measured: Option<f64>,
     /// Statistical fates: client deaths while the server was alive, and over how long.
     pub false_deaths: Option<(u32, f64)>,
+    /// Statistical fates: the deaths the model predicts for the run (client, server side).
+    pub predicted: Option<expect::Prediction>,
+    /// Statistical fates: the deaths on the wire, by side.
+    pub split: Option<deaths::Split>,
     /// `ok`, `off: why`, or `skipped: reason`.
     pub verdict: String,
     /// The capture's path, when there is one.
@@ -148,6 +97,8 @@ pub struct Outcome {
     pub wire_notes: Vec<String>,
     /// The sequence diagram.
     pub diagram: String,
+    /// What the wire did (its last `stats` line in `wire.log`): passed, lost, cut, dropped.
+    pub wire_counts: Option<wire::Counts>,
 }
 
 /// Read a run folder left by `lab/scenario.sh`.
@@ -173,11 +124,14 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         line: None,
         measured: None,
         false_deaths: None,
+        predicted: None,
+        split: None,
         verdict: String::new(),
         capture: None,
         wire_verdict: "no capture".into(),
         wire_notes: Vec::new(),
         diagram: String::new(),
+        wire_counts: read("wire.log").ok().and_then(|l| wire::Counts::parse(&l)),
     };
     if let Ok(reason) = read("skipped") {
         o.verdict = format!("skipped: {}", reason.trim());
@@ -208,8 +162,10 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         o.line = logs
             .iter()
             .find_map(|l| l.end().map(|(_, t)| t.to_string()));
+        o.predicted = Some(expect::predict(&o.settings));
         if let Ok(segs) = &segments {
-            (o.wire_verdict, o.wire_notes) = truth::check_deaths(&o.settings, segs, &logs, end);
+            let (v, notes, split) = deaths::check(&o.settings, want, segs, &logs, end);
+            (o.wire_verdict, o.wire_notes, o.split) = (v, notes, Some(split));
         }
         match want {
             Deaths::Some => deaths > 0,
@@ -230,8 +186,16 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
             _ => log.last_answer(at).map(|t| at - t),
         });
         if let Ok(segs) = &segments {
-            let v = truth::check(&o.settings, &o.expect, segs, &log, fault, end);
-            (o.wire_verdict, o.wire_notes) = v;
+            let run = truth::Run {
+                s: &o.settings,
+                expect: &o.expect,
+                segs,
+                log: &log,
+                fault,
+                end,
+                counts: o.wire_counts,
+            };
+            (o.wire_verdict, o.wire_notes) = truth::check(&run);
         }
         o.diagram = report::draw(&o, &log, fault);
         match (o.expect, ending, o.measured) {

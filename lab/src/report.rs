@@ -129,6 +129,14 @@ pub fn summary(o: &Outcome) -> String {
             o.line.as_deref().unwrap_or("-")
         );
     }
+    if let (Some(p), Some((n, _))) = (o.predicted, o.false_deaths) {
+        let split = o.split.unwrap_or_default();
+        let _ = writeln!(
+            d,
+            "    measured {n} (client {}, server {}) beside predicted {:.4}-{:.4} (client {:.4}, server {:.4}-{:.4})",
+            split.client, split.server, p.low(), p.high(), p.client, p.server.0, p.server.1
+        );
+    }
     d + &wire_lines(o)
 }
 
@@ -180,7 +188,7 @@ pub fn to_json(outcomes: &[Outcome]) -> String {
                 .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
                 .collect();
             format!(
-                "  {{\"pair\": {}, \"fate\": {}, \"run\": {}, \"expected\": {}, \"expected_s\": {exp}, \"expected_from\": {}, \"measured_s\": {}, \"false_deaths\": {}, \"minutes\": {}, \"line\": {}, \"verdict\": {}, \"capture\": {}, \"wire_verdict\": {}, \"wire\": {}, \"settings\": {{{}}}}}",
+                "  {{\"pair\": {}, \"fate\": {}, \"run\": {}, \"expected\": {}, \"expected_s\": {exp}, \"expected_from\": {}, \"measured_s\": {}, \"false_deaths\": {}, \"predicted\": {}, \"minutes\": {}, \"line\": {}, \"verdict\": {}, \"capture\": {}, \"wire_verdict\": {}, \"wire\": {}, \"wire_counts\": {}, \"settings\": {{{}}}}}",
                 json_str(&o.settings.pair),
                 json_str(&o.settings.fate),
                 json_str(&o.name),
@@ -188,12 +196,17 @@ pub fn to_json(outcomes: &[Outcome]) -> String {
                 json_str(from),
                 opt(o.measured.map(|m| format!("{m:.3}"))),
                 opt(o.false_deaths.map(|(n, _)| n.to_string())),
+                opt(o.predicted.map(|p| format!("[{:.3}, {:.3}]", p.low(), p.high()))),
                 opt(o.false_deaths.map(|(_, m)| format!("{m:.3}"))),
                 opt(o.line.as_deref().map(json_str)),
                 json_str(&o.verdict),
                 opt(o.capture.as_deref().map(json_str)),
                 json_str(&o.wire_verdict),
                 json_str(&o.settings.wire),
+                opt(o.wire_counts.map(|c| format!(
+                    "{{\"passed\": {}, \"lost\": {}, \"cut\": {}, \"dropped\": {}}}",
+                    c.passed, c.lost, c.cut, c.dropped
+                ))),
                 settings.join(", ")
             )
         })

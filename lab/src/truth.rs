@@ -1,305 +1,310 @@
 //! The wire's word on a verdict: the capture taken on the client's veth against what the
-//! client said. A row is `ok` only when both agree.
+//! client said. A row is `ok` only when both agree. Each rule below fails on a capture
+//! falsified against it (`lab/tests/truth.rs` feeds real captures of this lab, and each of
+//! them edited, to every rule).
 //!
-//! What is checked, by what the client concluded:
+//! For the application heartbeats (hb, hb1, oob), the exchange is rebuilt byte by byte
+//! ([`crate::exchange`]):
+//! * every heartbeat or urgent probe the log says it sent is on the wire, in order, at its
+//!   time — unless it was written behind unacknowledged bytes (held) — and nothing else is;
+//! * no heartbeat leaves after the client's line;
+//! * after the fault the server's kernel ACKs what the client sends (`hung`) or nothing does
+//!   (`gone`, `partition`), and the server answers nothing;
+//! * the line comes after the heartbeats the settings allow: `probes` unanswered (hb, hb1),
+//!   the bound after the wire's last answer (all three).
+//!
+//! For every pair:
 //! * the server closed (killed): a FIN or RST from the server at the fault, before the line;
-//! * the server's kernel forgot the connection (rebooted): an RST from the server before it;
-//! * silence (hung, gone, partition, nat-idle, busy-gone): no data from the server after the
-//!   fault, the client's death the bound after the wire's last answer; for kernel keepalive,
-//!   `probes` probes `interval` apart, the first `idle` after the last exchange — or, while
-//!   data waits, none at all;
-//! * nothing noticed: the server (or its kernel) still answering at the end;
-//! * false deaths: one connection per attempt, each answered by a SYN-ACK (the server was
-//!   alive), each death a connection the client closed.
+//! * the server's kernel forgot the connection (rebooted): the line within
+//!   [`RESET_BOUND`] of the server's RST;
+//! * no server data after the fault, up to the run's end (the lab then wakes a stopped
+//!   server to end it), where the fate leaves no server to send it;
+//! * nothing noticed (alive, flap, nat-idle that lives): the server answered throughout — its
+//!   longest silence below the client's bound; a flap cut frames (the wire's count) and an
+//!   exchange crossed the cut: lost in it, re-sent or repeated after, answered;
+//! * kernel keepalive: `probes` probes `interval` apart, the first `idle` after the last
+//!   exchange — or, while data waits, none at all.
+//!
+//! The statistical fates are checked in [`crate::deaths`].
 
-use crate::capture::{Segment, ACK, FIN, RST, SYN};
+use crate::capture::{Segment, FIN, RST, SYN};
+use crate::exchange::{self, Exchange, Stream, TOL};
 use crate::expect::{Expect, Settings};
+use crate::wire::Counts;
 use crate::Log;
 use std::net::Ipv4Addr;
 
+/// The most a client's line may follow the server's RST, seconds: the RST ends its `recv` at
+/// once; this is scheduling on a loaded machine.
+pub const RESET_BOUND: f64 = 0.25;
+
+/// One run, as the wire check needs it.
+pub struct Run<'a> {
+    /// Its settings.
+    pub s: &'a Settings,
+    /// What was expected of it.
+    pub expect: &'a Expect,
+    /// The capture.
+    pub segs: &'a [Segment],
+    /// The client's log.
+    pub log: &'a Log,
+    /// The fault (Unix seconds).
+    pub fault: f64,
+    /// The run's end (Unix seconds).
+    pub end: f64,
+    /// The wire's counts, from `wire.log`.
+    pub counts: Option<Counts>,
+}
+
 /// The server's address, as the run's `settings` recorded it from lab/topology.sh.
-fn server_ip(s: &Settings) -> Option<Ipv4Addr> {
+pub fn server_ip(s: &Settings) -> Option<Ipv4Addr> {
     s.raw
         .iter()
         .find(|(k, _)| k == "server_ip")
         .and_then(|(_, v)| v.parse().ok())
 }
 
-/// `agrees` or `disagrees: why`, and what the wire saw, line by line.
-pub fn check(
-    s: &Settings,
-    expect: &Expect,
-    segs: &[Segment],
-    log: &Log,
-    fault: f64,
-    end: f64,
-) -> (String, Vec<String>) {
-    let Some(srv_ip) = server_ip(s) else {
-        return (
-            "disagrees: the settings name no server_ip".into(),
-            Vec::new(),
-        );
+/// Bytes per heartbeat: a `msg_t` for hb, one byte for hb1 and oob.
+fn size(pair: &str) -> u64 {
+    if pair == "hb" {
+        heartbeat::message::MSG_LEN as u64
+    } else {
+        1
+    }
+}
+
+/// The longest silence of the server that does not kill the client, seconds.
+pub fn quiet_bound(s: &Settings) -> f64 {
+    let death = match s.pair.as_str() {
+        "oob" => (f64::from(s.probes) + 1.0) * s.interval,
+        _ if s.is_kernel() => s.keepalive_bound() + s.slack(s.keepalive_bound()),
+        _ => s.idle + s.tolerance(),
     };
-    let from_server = |x: &&Segment| x.src.0 == srv_ip;
+    death + 2.0 * (s.delay + s.jitter) / 1000.0 + 0.25
+}
+
+/// `agrees` or `disagrees: why`, and what the wire saw, line by line.
+pub fn check(r: &Run) -> (String, Vec<String>) {
+    let mut notes = Vec::new();
+    match verdict(r, &mut notes) {
+        Ok(()) => ("agrees".into(), notes),
+        Err(why) => (format!("disagrees: {why}"), notes),
+    }
+}
+
+fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
+    let (s, segs, fault) = (r.s, r.segs, r.fault);
+    let srv = server_ip(s).ok_or("the settings name no server_ip")?;
+    let from_server = |x: &&Segment| x.src.0 == srv;
     let rel = |t: f64| format!("F{:+.3} s", t - fault);
-    let death = log.end().map(|(t, _)| t);
-    let mut notes = vec![format!(
+    let death = r.log.end().map(|(t, _)| t);
+    notes.push(format!(
         "{} segments captured, {} from the server",
         segs.len(),
         segs.iter().filter(from_server).count()
-    )];
-    let server_after = |t: f64| segs.iter().filter(from_server).filter(move |x| x.at > t);
-    // The server's last segment (with data, or any) up to the client's line.
-    let last_from_server = |data: bool| {
-        segs.iter()
-            .filter(from_server)
-            .filter(|x| (x.len > 0 || !data) && x.at <= death.unwrap_or(end))
-            .map(|x| x.at)
-            .reduce(f64::max)
-    };
-    let (last_data, last_any) = (last_from_server(true), last_from_server(false));
-    let disagree = |why: String, notes: Vec<String>| (format!("disagrees: {why}"), notes);
-    let agree = |notes: Vec<String>| ("agrees".to_string(), notes);
-
+    ));
     if s.fate == "nat-idle" && s.pair == "hb1" {
+        notes.push("the server's connection back went to the NAT's address, not the client".into());
         let back = segs
             .iter()
             .filter(from_server)
-            .any(|x| x.has(SYN) && !x.has(ACK));
-        notes.push("the server's connection back went to the NAT's address, not the client".into());
+            .any(|x| x.has(SYN) && !x.has(crate::capture::ACK));
         return match back {
-            false => agree(notes),
-            true => disagree(
-                "a connection from the server reached the client".into(),
-                notes,
-            ),
+            false => Ok(()),
+            true => Err("a connection from the server reached the client".into()),
         };
     }
-    match *expect {
+    // No server data after the fault where no server is left to send it.
+    if matches!(
+        s.fate.as_str(),
+        "killed" | "hung" | "gone" | "partition" | "rebooted" | "busy-gone"
+    ) {
+        if let Some(x) = segs
+            .iter()
+            .filter(from_server)
+            .find(|x| x.len > 0 && x.at > fault + TOL && x.at < r.end)
+        {
+            return Err(format!(
+                "the server sent {} B at {}: a {} server sends nothing after the fault",
+                x.len,
+                rel(x.at),
+                s.fate
+            ));
+        }
+    }
+    let app = !s.is_kernel();
+    let link = exchange::heartbeat_link(segs, srv, r.log.listener_port(), s.pair == "hb1");
+    let stream = link.and_then(|c| Stream::of(segs, &c));
+    let sent = r.log.sent();
+    if app {
+        let st = stream
+            .as_ref()
+            .ok_or("the heartbeat link is not in the capture")?;
+        let x = Exchange {
+            stream: st,
+            sent: &sent,
+            size: size(&s.pair),
+            fault,
+        };
+        notes.push(format!(
+            "heartbeat link: the log sent {}, the wire carried {} B of them ({} segments, {} re-sent), the server answered {} times",
+            sent.len(),
+            st.high(f64::MAX),
+            st.first.len(),
+            st.resent.len(),
+            st.answers.len()
+        ));
+        x.nothing_unsaid()?;
+        x.all_on_wire()?;
+        if let Some(d) = death {
+            x.none_after(d)?;
+        }
+    }
+    match *r.expect {
         Expect::AtFault => {
-            let close = server_after(fault - 0.01).find(|x| x.has(FIN) || x.has(RST));
-            let Some(c) = close else {
-                return disagree(
-                    "no FIN or RST from the server after the fault".into(),
-                    notes,
-                );
-            };
+            let c = segs
+                .iter()
+                .filter(from_server)
+                .find(|x| x.at > fault - 0.01 && (x.has(FIN) || x.has(RST)))
+                .ok_or("no FIN or RST from the server after the fault")?;
             notes.push(format!(
                 "the server's kernel sent {} at {}",
                 c.name(),
                 rel(c.at)
             ));
             match death {
-                Some(d) if d + 0.005 < c.at => disagree(
-                    format!("the client ended {:.3} s before the {}", c.at - d, c.name()),
-                    notes,
-                ),
-                _ => agree(notes),
+                Some(d) if d + 0.005 < c.at => Err(format!(
+                    "the client ended {:.3} s before the {}",
+                    c.at - d,
+                    c.name()
+                )),
+                _ => Ok(()),
             }
         }
-        Expect::Never => {
-            let Some(last) = last_any else {
-                return disagree("the server never answered on the wire".into(), notes);
-            };
-            notes.push(format!("last segment from the server at {}", rel(last)));
-            let cut = matches!(s.fate.as_str(), "busy-gone" | "partition" | "gone");
-            if cut {
-                let probes = segs
-                    .iter()
-                    .filter(|x| x.src.0 != srv_ip && x.at > fault && x.len == 0)
-                    .filter(|x| !x.has(FIN) && !x.has(RST))
-                    .count();
-                let data = segs
-                    .iter()
-                    .filter(|x| x.src.0 != srv_ip && x.at > fault && x.len > 0);
-                notes.push(format!(
-                    "after the fault: {} client data segments (retransmissions), {probes} keepalive probes, no answer",
-                    data.count()
-                ));
-                return match (last > fault + 0.01, probes) {
-                    (true, _) => disagree("the server answered after the fault".into(), notes),
-                    (false, 0) => agree(notes),
-                    (false, n) => disagree(
-                        format!("{n} keepalive probes went out while data waited"),
-                        notes,
-                    ),
-                };
-            }
-            let quiet = s.silence() + s.tolerance() + 1.0;
-            if last < end - quiet {
-                return disagree(
-                    format!("the server fell silent {:.3} s before the end", end - last),
-                    notes,
-                );
-            }
-            if s.fate == "hung" {
-                let acks = server_after(fault).filter(|x| x.len == 0).count();
-                notes.push(format!(
-                    "the stopped server's kernel sent {acks} ACKs after the fault"
-                ));
-            }
-            agree(notes)
-        }
-        Expect::AfterFault { .. } | Expect::AfterLastByte { .. } => {
-            let Some(d) = death else {
-                return disagree("the client never ended".into(), notes);
-            };
+        Expect::Never => crate::alive::never(r, srv, stream.as_ref(), notes),
+        Expect::AfterFault { lo, hi } | Expect::AfterLastByte { lo, hi } => {
+            let d = death.ok_or("the client never ended")?;
             if s.fate == "rebooted" {
-                return match server_after(fault - 0.01).find(|x| x.has(RST) && x.at <= d + 0.005) {
-                    Some(r) => {
-                        notes.push(format!(
-                            "RST from the server at {}, the line {:.3} s later",
-                            rel(r.at),
-                            (d - r.at).max(0.0)
-                        ));
-                        agree(notes)
-                    }
-                    None => disagree("no RST from the server before the line".into(), notes),
+                let rst = segs
+                    .iter()
+                    .filter(from_server)
+                    .find(|x| x.has(RST) && x.at > fault - 0.01 && x.at <= d + 0.005)
+                    .ok_or("no RST from the server before the line")?;
+                notes.push(format!(
+                    "RST from the server at {}, the line {:.3} s later",
+                    rel(rst.at),
+                    (d - rst.at).max(0.0)
+                ));
+                if d - rst.at > RESET_BOUND {
+                    return Err(format!(
+                        "the line came {:.3} s after the RST (at most {RESET_BOUND} s)",
+                        d - rst.at
+                    ));
+                }
+                return Ok(());
+            }
+            if app {
+                let st = stream.as_ref().ok_or("no heartbeat link")?;
+                let x = Exchange {
+                    stream: st,
+                    sent: &sent,
+                    size: size(&s.pair),
+                    fault,
                 };
+                silent_server(r, &x, d, lo, hi, notes)
+            } else {
+                crate::kernel::gone(r, srv, d, notes)
             }
-            let answered_late = server_after(fault + 0.01).any(|x| x.len > 0 && x.at < d);
-            if answered_late && s.fate != "nat-idle" && s.fate != "flap" {
-                return disagree("the server sent data after the fault".into(), notes);
-            }
-            let last = if s.is_kernel() { last_any } else { last_data };
-            let Some(last) = last else {
-                return disagree("nothing from the server before the line".into(), notes);
-            };
-            notes.push(format!(
-                "last {} from the server at {}",
-                if s.is_kernel() { "segment" } else { "data" },
-                rel(last)
-            ));
-            // The client's segments after the last answer, but the ACK of that answer.
-            let after: Vec<&Segment> = segs
-                .iter()
-                .filter(|x| x.src.0 != srv_ip && x.at > last + 0.02 && x.at <= d + 0.005)
-                .filter(|x| !x.has(FIN) && !x.has(RST))
-                .collect();
-            let gaps: Vec<String> = after
-                .windows(2)
-                .map(|w| format!("{:.3}", w[1].at - w[0].at))
-                .collect();
-            notes.push(format!(
-                "then {} client segments ({} with data), spaced {} s; the line {:.3} s after the last answer",
-                after.len(),
-                after.iter().filter(|x| x.len > 0).count(),
-                if gaps.is_empty() { "-".into() } else { gaps.join(" ") },
-                d - last
-            ));
-            if s.is_kernel() && s.write.is_none() {
-                let n = after.iter().filter(|x| x.len <= 1).count() as u32;
-                let want = if s.user_timeout.is_some() {
-                    n
-                } else {
-                    s.probes
-                };
-                let first = after.first().map_or(0.0, |x| x.at - last);
-                if n != want || first < s.idle - 0.05 || first > s.idle + s.slack(s.idle) {
-                    return disagree(
-                        format!("{n} probes, the first {first:.3} s after the last exchange (want {want} after {} s)", s.idle),
-                        notes,
-                    );
-                }
-                let b = s.keepalive_bound();
-                if d - last < b - 0.05 || d - last > b + s.slack(b) {
-                    return disagree(
-                        format!("the line came {:.3} s after the last exchange", d - last),
-                        notes,
-                    );
-                }
-            } else if !s.is_kernel() {
-                let said = log.last_answer(d).unwrap_or(0.0);
-                if (said - last).abs() > 0.05 {
-                    return disagree(
-                        format!(
-                            "the client's last answer was at {}, the wire's at {}",
-                            rel(said),
-                            rel(last)
-                        ),
-                        notes,
-                    );
-                }
-            }
-            agree(notes)
         }
-        Expect::FalseDeaths(_) => agree(notes),
+        Expect::FalseDeaths(_) => Ok(()),
     }
 }
 
-/// The wire's word on a statistical run: one connection per attempt, each answered.
-pub fn check_deaths(
-    s: &Settings,
-    segs: &[Segment],
-    logs: &[Log],
-    end: f64,
-) -> (String, Vec<String>) {
-    let Some(srv_ip) = server_ip(s) else {
-        return (
-            "disagrees: the settings name no server_ip".into(),
-            Vec::new(),
-        );
-    };
-    let syns = segs
-        .iter()
-        .filter(|x| x.src.0 != srv_ip && x.has(SYN) && !x.has(ACK));
-    // One port per connection, in the order the client opened them.
-    let mut ports: Vec<u16> = Vec::new();
-    for p in syns.map(|x| x.src.1) {
-        if !ports.contains(&p) {
-            ports.push(p);
+/// A fate the client must notice by silence (hung, gone, partition, nat-idle, flap past
+/// its bound): who answered what after the fault, and the line after the allowed probes.
+fn silent_server(
+    r: &Run,
+    x: &Exchange,
+    d: f64,
+    lo: f64,
+    hi: f64,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let (s, st, fault) = (r.s, x.stream, r.fault);
+    let rel = |t: f64| format!("F{:+.3} s", t - fault);
+    if matches!(s.fate.as_str(), "hung" | "gone" | "partition") {
+        let at_fault = st.high(fault);
+        let acked = st.acked(d); // the lab wakes a stopped server after the end
+        if st.high(d) <= at_fault {
+            return Err("the client sent no heartbeat after the fault".into());
+        }
+        match (s.fate == "hung", acked > at_fault) {
+            (true, true) => notes.push(format!(
+                "the stopped server's kernel ACKed {} B sent after the fault, the server answered none",
+                acked - at_fault
+            )),
+            (true, false) => {
+                return Err(
+                    "the server's kernel ACKed nothing sent after the fault: hung looks gone"
+                        .into(),
+                )
+            }
+            (false, true) => {
+                return Err(format!(
+                    "the server's kernel ACKed {} B sent after the fault: {} looks hung",
+                    acked - at_fault,
+                    s.fate
+                ))
+            }
+            (false, false) => notes.push("nothing answered after the fault, not even a kernel".into()),
         }
     }
-    let unanswered: Vec<u16> = ports
+    if s.fate != "nat-idle" && s.fate != "flap" {
+        if let Some(t) = st.answers.iter().find(|&&t| t > fault + TOL && t < d) {
+            return Err(format!(
+                "the server answered at {} after the fault",
+                rel(*t)
+            ));
+        }
+    }
+    let last = st
+        .answers
         .iter()
         .copied()
-        .filter(|&p| {
-            !segs
-                .iter()
-                .any(|x| x.src.0 == srv_ip && x.dst.1 == p && x.has(SYN | ACK))
-        })
-        .collect();
-    let answered = ports.len() - unanswered.len();
-    // Ended before the run did: a FIN or RST from either side (a server that gave up on
-    // its client first closes too; the client's own FIN may then be an RST or nothing).
-    let closed = ports
-        .iter()
-        .filter(|&&p| {
-            segs.iter().any(|x| {
-                (x.src.1 == p || x.dst.1 == p) && (x.has(FIN) || x.has(RST)) && x.at < end - 0.01
-            })
-        })
-        .count();
-    let deaths = logs
-        .iter()
-        .filter(|l| l.end().is_some_and(|(t, _)| t < end))
-        .count();
-    let notes = vec![format!(
-        "{} connections on the wire, {answered} answered by a SYN-ACK, {closed} closed before the end; {} attempts, {deaths} deaths",
-        ports.len(),
-        logs.len()
-    )];
-    // Only the last attempt may still be waiting for its SYN-ACK (lost on the wire) when the
-    // run ends, and only if it did not die: a death is false only on an answered connection.
-    let last_alive = logs
-        .last()
-        .is_some_and(|l| l.end().is_none_or(|(t, _)| t >= end));
-    let waiting = last_alive && unanswered.len() == 1 && unanswered.last() == ports.last();
-    if ports.len() != logs.len() || !(unanswered.is_empty() || waiting) {
-        return (
-            format!(
-                "disagrees: {} connections for {} attempts, {answered} answered",
-                ports.len(),
-                logs.len()
-            ),
-            notes,
-        );
+        .filter(|&t| t <= d)
+        .reduce(f64::max)
+        .ok_or("no answer from the server before the line")?;
+    let n = x.sent_between(last + 0.001, d);
+    notes.push(format!(
+        "last answer on the wire at {}, then {n} heartbeats, the line {:.3} s after it",
+        rel(last),
+        d - last
+    ));
+    let allowed = s.probes as usize;
+    let count_ok = match s.pair.as_str() {
+        "oob" => (1..=allowed).contains(&n),
+        _ => n == allowed,
+    };
+    if !count_ok {
+        return Err(format!(
+            "the line came after {n} heartbeats unanswered; the settings allow {allowed}"
+        ));
     }
-    if closed != deaths {
-        return (
-            format!("disagrees: {closed} connections closed, {deaths} deaths said"),
-            notes,
-        );
+    let said = r.log.last_answer(d).unwrap_or(0.0);
+    if (said - last).abs() > TOL {
+        return Err(format!(
+            "the client's last answer was at {}, the wire's at {}",
+            rel(said),
+            rel(last)
+        ));
     }
-    ("agrees".into(), notes)
+    if let Expect::AfterLastByte { .. } = r.expect {
+        if d - last < lo - TOL || d - last > hi + s.slack(hi) {
+            return Err(format!(
+                "the line came {:.3} s after the wire's last answer, not {lo}-{hi} s",
+                d - last
+            ));
+        }
+    }
+    Ok(())
 }

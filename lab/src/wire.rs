@@ -18,10 +18,17 @@
 //! Commands, one per line on standard input, each acknowledged on standard error (with `-t`
 //! stamps): `cut`, `mend`, `delay MS [JITTER_MS]`, `loss PERCENT`, `stats`. At end of input the
 //! wire prints its counts and exits.
+//!
+//! As honest as netem about what it loses: each direction holds at most [`LIMIT`] frames
+//! waiting for their time (netem's default `limit 1000`); a frame that finds the queue full
+//! is dropped and counted (`queue`). Frames the kernel dropped before the wire could read
+//! them — its packet socket's receive buffer full — are read from `PACKET_STATISTICS` and
+//! counted (`kernel`), and so are frames the kernel refused to send (`send`). Every count is
+//! in each `stats` line and the last one: `passed`, `lost` (at random), `cut`, `dropped`.
 
 use std::collections::BinaryHeap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,7 +49,16 @@ pub struct Settings {
     pub lost: AtomicU64,
     /// Frames lost to the cut.
     pub cut_lost: AtomicU64,
+    /// Frames dropped because their direction's queue held [`LIMIT`] already.
+    pub queue_dropped: AtomicU64,
+    /// Frames the kernel dropped before the wire read them (`PACKET_STATISTICS`).
+    pub kernel_dropped: AtomicU64,
+    /// Frames the kernel would not send (`send` failed: `ENOBUFS` …).
+    pub send_failed: AtomicU64,
 }
+
+/// Frames one direction holds waiting for their time, as netem's default `limit 1000`.
+pub const LIMIT: usize = 1000;
 
 impl Settings {
     /// Apply one command line; returns the acknowledgement to print.
@@ -77,19 +93,61 @@ impl Settings {
         Ok(self.describe())
     }
 
-    /// `delay 300 ± 100 ms, loss 10 %, up; passed 1234, lost 12, cut 0`.
+    /// `delay 300 ± 100 ms, loss 10 %, limit 1000, up; passed 1234, lost 12, cut 0,
+    /// dropped 0 (queue 0, kernel 0, send 0)` — the line [`Counts::parse`] reads back.
     pub fn describe(&self) -> String {
         let ms = |a: &AtomicU64| a.load(Relaxed) as f64 / 1000.0;
+        let (q, k, f) = (
+            self.queue_dropped.load(Relaxed),
+            self.kernel_dropped.load(Relaxed),
+            self.send_failed.load(Relaxed),
+        );
         format!(
-            "delay {} ± {} ms, loss {} %, {}; passed {}, lost {}, cut {}",
+            "delay {} ± {} ms, loss {} %, limit {LIMIT}, {}; passed {}, lost {}, cut {}, dropped {} (queue {q}, kernel {k}, send {f})",
             ms(&self.delay_us),
             ms(&self.jitter_us),
             self.loss_ppm.load(Relaxed) as f64 / 10_000.0,
             if self.cut.load(Relaxed) { "cut" } else { "up" },
             self.passed.load(Relaxed),
             self.lost.load(Relaxed),
-            self.cut_lost.load(Relaxed)
+            self.cut_lost.load(Relaxed),
+            q + k + f
         )
+    }
+}
+
+/// The wire's counts, as a `stats` line gives them (both directions together).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counts {
+    /// Frames carried to the other end.
+    pub passed: u64,
+    /// Lost at random (`loss`).
+    pub lost: u64,
+    /// Lost to the cut.
+    pub cut: u64,
+    /// Dropped by a full queue, by the kernel before the wire read them, or refused by it.
+    pub dropped: u64,
+}
+
+impl Counts {
+    /// The counts in the last line of `wire.log` that has them.
+    pub fn parse(log: &str) -> Option<Counts> {
+        let line = log.lines().rev().find(|l| l.contains("; passed "))?;
+        let counts = line.rsplit_once("; passed ")?.1;
+        let num = |key: &str| -> Option<u64> {
+            let at = counts.find(key)? + key.len();
+            let digits: String = counts[at..]
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            digits.parse().ok()
+        };
+        Some(Counts {
+            passed: counts.split(',').next()?.trim().parse().ok()?,
+            lost: num("lost ")?,
+            cut: num("cut ")?,
+            dropped: num("dropped ").unwrap_or(0),
+        })
     }
 }
 
@@ -132,6 +190,29 @@ pub fn schedule(s: &Settings, dice: &mut Dice, now: Instant) -> Option<Instant> 
     Some(now + Duration::from_micros(us))
 }
 
+/// Whether a frame scheduled to leave finds room in its direction's queue (`queued` frames
+/// wait already): counted in, or dropped and counted as netem drops past its `limit`.
+pub fn admit(s: &Settings, queued: &AtomicUsize) -> bool {
+    if queued.load(Relaxed) >= LIMIT {
+        s.queue_dropped.fetch_add(1, Relaxed);
+        return false;
+    }
+    queued.fetch_add(1, Relaxed);
+    true
+}
+
+/// Add what the kernel dropped on the wire's packet sockets since the last look.
+pub fn count_kernel_drops(s: &Settings, sockets: &[&packet::Raw]) {
+    for r in sockets {
+        match r.drops() {
+            Ok(n) => {
+                s.kernel_dropped.fetch_add(n, Relaxed);
+            }
+            Err(e) => log::debug!("PACKET_STATISTICS: {e}"),
+        }
+    }
+}
+
 /// A frame waiting for its time, earliest first in a [`BinaryHeap`].
 struct Due(Instant, u64, Vec<u8>);
 
@@ -162,6 +243,9 @@ pub fn carry(
 ) -> io::Error {
     let (tx, rx) = crossbeam_channel::unbounded::<(Instant, Vec<u8>)>();
     let settings = Arc::clone(&s);
+    // Frames of this direction read and not yet sent: in the channel or the heap.
+    let queued = Arc::new(AtomicUsize::new(0));
+    let held = Arc::clone(&queued);
     let reader = std::thread::spawn(move || {
         let mut dice = Dice::new(salt);
         let mut buf = vec![0u8; 65_536];
@@ -169,6 +253,9 @@ pub fn carry(
             match from.recv(&mut buf) {
                 Ok(Some(n)) => {
                     if let Some(at) = schedule(&settings, &mut dice, Instant::now()) {
+                        if !admit(&settings, &held) {
+                            continue;
+                        }
                         if tx.send((at, buf[..n].to_vec())).is_err() {
                             return io::Error::other("sender gone");
                         }
@@ -209,6 +296,7 @@ pub fn carry(
             let Some(Due(_, _, frame)) = heap.pop() else {
                 break;
             };
+            queued.fetch_sub(1, Relaxed);
             if s.cut.load(Relaxed) {
                 s.cut_lost.fetch_add(1, Relaxed); // on the wire when it was cut
                 continue;
@@ -217,115 +305,56 @@ pub fn carry(
                 Ok(()) => {
                     s.passed.fetch_add(1, Relaxed);
                 }
-                Err(e) => log::debug!("send of {} bytes failed: {e}", frame.len()),
+                Err(e) => {
+                    s.send_failed.fetch_add(1, Relaxed);
+                    log::debug!("send of {} bytes failed: {e}", frame.len())
+                }
             }
         }
     }
 }
 
-/// Raw Ethernet frames on one interface (`AF_PACKET`, Linux only).
-pub mod packet {
-    use std::io;
+pub use crate::packet;
 
-    /// A raw `AF_PACKET` socket bound to one interface.
-    pub struct Raw {
-        fd: i32,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_as_netem_does() {
+        let s = Settings::default();
+        let q = AtomicUsize::new(0);
+        assert!((0..LIMIT).all(|_| admit(&s, &q)));
+        assert!(!admit(&s, &q), "the 1001st frame finds the queue full");
+        assert_eq!(s.queue_dropped.load(Relaxed), 1);
+        q.fetch_sub(1, Relaxed);
+        assert!(admit(&s, &q));
     }
 
-    impl Raw {
-        /// Open a raw socket on interface `name` for every protocol (`ETH_P_ALL`).
-        #[cfg(target_os = "linux")]
-        pub fn open(name: &str) -> io::Result<Raw> {
-            let cname = std::ffi::CString::new(name).map_err(io::Error::other)?;
-            // SAFETY: plain libc calls on a NUL-terminated name and a zeroed sockaddr_ll.
-            unsafe {
-                let index = libc::if_nametoindex(cname.as_ptr()) as i32;
-                if index == 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let proto = (libc::ETH_P_ALL as u16).to_be() as i32;
-                let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, proto);
-                if fd < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-                sll.sll_family = libc::AF_PACKET as u16;
-                sll.sll_protocol = proto as u16;
-                sll.sll_ifindex = index;
-                let len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-                if libc::bind(fd, &sll as *const _ as *const libc::sockaddr, len) < 0 {
-                    let e = io::Error::last_os_error();
-                    libc::close(fd);
-                    return Err(e);
-                }
-                Ok(Raw { fd })
+    #[test]
+    fn the_counts_read_back_from_the_stats_line() {
+        let s = Settings::default();
+        s.passed.store(1234, Relaxed);
+        s.lost.store(12, Relaxed);
+        s.cut_lost.store(3, Relaxed);
+        s.queue_dropped.store(4, Relaxed);
+        s.kernel_dropped.store(5, Relaxed);
+        let log = format!(
+            "[ 0.1] hb_wire: w1 <-> ws: {}\n[ 9.0] hb_wire: stats: {}\n",
+            Settings::default().describe(),
+            s.describe()
+        );
+        let c = Counts::parse(&log).unwrap();
+        assert_eq!(
+            c,
+            Counts {
+                passed: 1234,
+                lost: 12,
+                cut: 3,
+                dropped: 9
             }
-        }
-
-        /// Read one frame: `Some(len)`, or `None` for a frame going out of this interface
-        /// (one the wire itself sent: `PACKET_OUTGOING`).
-        #[cfg(target_os = "linux")]
-        pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-            // SAFETY: buf and sll are valid for the lengths given.
-            unsafe {
-                let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-                let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
-                let n = libc::recvfrom(
-                    self.fd,
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    0,
-                    &mut sll as *mut _ as *mut libc::sockaddr,
-                    &mut len,
-                );
-                if n < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok((sll.sll_pkttype != libc::PACKET_OUTGOING).then_some(n as usize))
-            }
-        }
-
-        /// Write one whole frame out of the interface.
-        #[cfg(target_os = "linux")]
-        pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-            // SAFETY: frame is valid for its length; the socket is bound to one interface.
-            let n = unsafe { libc::send(self.fd, frame.as_ptr().cast(), frame.len(), 0) };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        }
-
-        /// Not on this system: `AF_PACKET` is Linux's.
-        #[cfg(not(target_os = "linux"))]
-        pub fn open(_name: &str) -> io::Result<Raw> {
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "raw Ethernet frames (AF_PACKET) need Linux",
-            ))
-        }
-
-        /// Not on this system.
-        #[cfg(not(target_os = "linux"))]
-        pub fn recv(&self, _buf: &mut [u8]) -> io::Result<Option<usize>> {
-            Err(io::ErrorKind::Unsupported.into())
-        }
-
-        /// Not on this system.
-        #[cfg(not(target_os = "linux"))]
-        pub fn send(&self, _frame: &[u8]) -> io::Result<()> {
-            let _ = self.fd;
-            Err(io::ErrorKind::Unsupported.into())
-        }
-    }
-
-    impl Drop for Raw {
-        fn drop(&mut self) {
-            #[cfg(target_os = "linux")]
-            // SAFETY: fd is ours and closed once.
-            unsafe {
-                libc::close(self.fd);
-            }
-        }
+        );
+        assert!(s.describe().contains("limit 1000"));
+        assert_eq!(Counts::parse("nothing counted here"), None);
     }
 }

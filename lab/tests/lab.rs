@@ -71,6 +71,19 @@ fn every_pair_through_every_fate_is_ok() {
             "{r}"
         );
     }
+    // Every row carries the wire's counts; every flap row cut an exchange (issue 19: cut 0).
+    for r in &rows {
+        assert!(r.contains("\"wire_counts\": {\"passed\": "), "{r}");
+        if r.contains("\"fate\": \"flap\"") {
+            let cut = r.split("\"cut\": ").nth(1).and_then(|t| {
+                t.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            });
+            assert!(cut.is_some_and(|n| n >= 1), "a flap that cut nothing: {r}");
+        }
+    }
     assert!(
         bad.is_empty(),
         "verdicts not ok:\n{}\n\n{table}",
