@@ -81,7 +81,7 @@ case $FATE in
       alive|nat-idle) ;;
       killed)   kill -KILL $srv ;;
       hung)     kill -STOP $srv ;;
-      gone)     fw -A INPUT -p tcp -j DROP ;;
+      gone)     fw -A INPUT -p tcp -j DROP; fw -A OUTPUT -p tcp -j DROP ;;   # nothing in, nothing out
       rebooted) fw -A INPUT -p tcp --dport $PORT -j REJECT --reject-with tcp-reset
                 hb=$(sed -n 's/.*heartbeat listener on .*:\([0-9]*\)$/\1/p' "$OUT/client.log")
                 [ -n "$hb" ] && fw -A INPUT -p tcp --sport "$hb" -j REJECT --reject-with tcp-reset ;;

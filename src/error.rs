@@ -48,6 +48,7 @@ pub fn init(program_name: &str, timestamps: bool) {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     let _ = EPOCH.set(since_epoch.map_or(0.0, |d| d.as_secs_f64()));
     let _ = TIMESTAMPS.set(timestamps);
+    crate::stderr::set_prefix(prefix);
 }
 
 /// The wall-clock time of `-t`'s zero, in seconds since the Unix epoch: the lab lines a
@@ -247,16 +248,7 @@ pub fn exit(status: i32) -> ! {
     std::process::exit(status)
 }
 
-/// stdout or stderr is a pipe whose reader has gone (`./hb_client … 2>&1 | head -1`): end
-/// the way the C program does, killed by `SIGPIPE` (status 141 in the shell). Rust ignores
-/// `SIGPIPE` so that a write returns `EPIPE`; only here is it let through, so a socket whose
-/// peer has gone still ends just its connection.
-#[doc(alias = "SIGPIPE")]
-pub fn output_gone() -> ! {
-    crate::sys::default_sigpipe();
-    crate::sys::raise_sigpipe();
-    std::process::exit(141)
-}
+pub use crate::stderr::output_gone;
 
 /// The C `error(status, err, fmt, ...)`: print `PROG: text` or, with an error,
 /// `PROG: text: strerror (errno)`; exit with `status` when it is non-zero.

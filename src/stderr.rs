@@ -20,7 +20,7 @@
 //! waits up to [`EXIT_WAIT`] for the queue to be written before the process ends.
 //! Both are bounded: a stderr that never drains does not keep a program from exiting.
 //! stderr a closed pipe still ends the program as the C does (killed by `SIGPIPE`,
-//! [`crate::error::output_gone`]).
+//! [`output_gone`]).
 
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use std::io::{self, Write};
@@ -90,9 +90,18 @@ fn write_out(rx: Receiver<Item>) {
     }
 }
 
+/// How every line starts (`PROG: `, after the `-t` stamp): [`crate::error::prefix`], handed
+/// in by [`crate::error::init`] so that this layer needs nothing above it.
+static PREFIX: OnceLock<fn() -> String> = OnceLock::new();
+
+/// Set how the note of dropped lines starts, as every other line does.
+pub fn set_prefix(prefix: fn() -> String) {
+    let _ = PREFIX.set(prefix);
+}
+
 fn dropped_note(n: u64) -> Vec<u8> {
     let s = if n == 1 { "" } else { "s" };
-    let prefix = crate::error::prefix();
+    let prefix = PREFIX.get().map_or_else(String::new, |f| f());
     format!("{prefix}{n} line{s} dropped: stderr was not draining\n").into_bytes()
 }
 
@@ -100,9 +109,20 @@ fn dropped_note(n: u64) -> Vec<u8> {
 fn put(bytes: &[u8]) {
     if let Err(e) = io::stderr().lock().write_all(bytes) {
         if e.kind() == io::ErrorKind::BrokenPipe {
-            crate::error::output_gone();
+            output_gone();
         }
     }
+}
+
+/// stdout or stderr is a pipe whose reader has gone (`./hb_client … 2>&1 | head -1`): end
+/// the way the C program does, killed by `SIGPIPE` (status 141 in the shell). Rust ignores
+/// `SIGPIPE` so that a write returns `EPIPE`; only here is it let through, so a socket whose
+/// peer has gone still ends just its connection.
+#[doc(alias = "SIGPIPE")]
+pub fn output_gone() -> ! {
+    crate::sys::default_sigpipe();
+    crate::sys::raise_sigpipe();
+    std::process::exit(141)
 }
 
 impl Queue {
