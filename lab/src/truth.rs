@@ -41,7 +41,10 @@ pub fn check(
         );
     };
     let from_server = |x: &&Segment| x.src.0 == srv_ip;
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
+    let rel = |t: f64| match s.fate.as_str() {
+        "alive" => format!("{:.3} s after the client started (no fault)", t - fault), // fault = zero
+        _ => format!("F{:+.3} s", t - fault),
+    };
     let death = log.end().map(|(t, _)| t);
     let mut notes = vec![format!(
         "{} segments captured, {} from the server",
