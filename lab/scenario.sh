@@ -64,9 +64,12 @@ case $FATE in
     while before && [ $n -lt 2000 ]; do   # bounded: DURATION, and 2000 attempts at most
       n=$((n + 1)); start_client "client.$n.log"
       while kill -0 $cli 2>/dev/null && before; do sleep 0.05; done
+      # The run's end is when the watching stops: stamped before the last client is stopped,
+      # so the FIN its stop sends is after the end, not a death the log does not say.
+      before || [ -s "$OUT/end.at" ] || now >"$OUT/end.at"
       stop $cli
     done
-    now >"$OUT/end.at" ;;
+    [ -s "$OUT/end.at" ] || now >"$OUT/end.at" ;;
   *)
     [ "$FATE" = nat-idle ] && now >"$OUT/fault.at"   # the NAT is there from the start
     start_client client.log
