@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # make lab: every pair through every fate that concerns it, each run on a wire of its own
 # (client, router and server in private network namespaces: lab/topology.sh), LAB_JOBS runs
-# at a time; then the diagrams, the table and target/lab.json (hb_lab).
+# at a time; then the diagrams, the pictures, the table, lab.json and index.html (hb_lab).
 #   make lab PAIR=ka SCENARIO=gone IDLE=2 INTERVAL=1 PROBES=2   just one, with other settings
+# Every invocation keeps its results in a folder of its own, LAB_ROOT/<date>_<time>/ (LAB_ROOT
+# is target/lab), one sub-folder per run, and points LAB_ROOT/latest at it: the next
+# invocation never overwrites this one's.
 set -u
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.}                           # the port's programs (make copies them here)
@@ -38,6 +41,15 @@ for tool in setpriv unshare nsenter ip iptables ethtool tcpdump awk; do
   command -v $tool >/dev/null || why="$why no $tool;"
 done
 [ -z "$why" ] && ! $ns true 2>/dev/null && why="$why $ns is not allowed here;"
+# LAB_PLAN=1: make each run's folder with the settings it would run with, and run nothing
+# (the tests compare a document's command with the runs another invocation made).
+plan=${LAB_PLAN:-}; [ -n "$plan" ] && why="planned only (LAB_PLAN=$plan)"
+
+root=${LAB_ROOT:-target/lab}
+stamp=$root/$(date +%Y-%m-%d_%H-%M-%S) lab=$stamp n=1
+mkdir -p "$root"
+until mkdir "$lab" 2>/dev/null; do n=$((n + 1)); lab=$stamp-$n; done   # two in one second
+ln -sfn "${lab##*/}" "$root/latest"
 
 dirs=()
 running=0
@@ -50,8 +62,8 @@ for fate in $fates; do
         [ "$name" = tight ] && continue      # the knobs name one setting: one run
         name=- knobs=
       fi
-      out=target/lab/$pair-$fate; [ "$name" != - ] && out=$out-$name
-      dirs+=("$out"); mkdir -p "$out"; rm -f "$out"/*
+      out=$lab/$pair-$fate; [ "$name" != - ] && out=$out-$name
+      dirs+=("$out"); mkdir -p "$out"
       if [ -n "$why" ]; then   # recorded with its settings, never run
         (PAIR=$pair FATE=$fate OUT=$out PORT=9000; [ -n "$knobs" ] && export ${knobs//,/ }
          source lab/topology.sh && source lab/settings.sh)
@@ -68,4 +80,7 @@ for fate in $fates; do
   done
 done
 wait
-"$LAB_BIN/hb_lab" "${dirs[@]}"
+[ ${#dirs[@]} -gt 0 ] || { echo "lab: no run for PAIR=${PAIR:-} SCENARIO=${SCENARIO:-}" >&2; exit 2; }
+[ -n "$plan" ] && { echo "== planned in $lab" >&2; exit 0; }
+echo "== results in $lab (and $root/latest)" >&2
+"$LAB_BIN/hb_lab" --out "$lab" "${dirs[@]}"

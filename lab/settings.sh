@@ -26,6 +26,7 @@ case $PAIR in
   *)   server="ka_server $PORT"
        client="ka_client -t $opts${user_timeout:+ --user-timeout $user_timeout}${write:+ --write $write} $S_IP $PORT" ;;
 esac
+server="${server%% *} -t ${server#* }"   # the server's lines timed too (-t), on its own zero
 cat >"$OUT/settings" <<EOF
 pair=$PAIR
 fate=$FATE

@@ -17,7 +17,10 @@ pub fn never(
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
     let (s, segs, fault) = (r.s, r.segs, r.fault);
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
+    let rel = |t: f64| match s.fate.as_str() {
+        "alive" => format!("{:.3} s after the client started (no fault)", t - fault), // fault = zero
+        _ => format!("F{:+.3} s", t - fault),
+    };
     if matches!(s.fate.as_str(), "busy-gone" | "partition" | "gone") {
         return crate::kernel::suspended(r, srv, notes);
     }

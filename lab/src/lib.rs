@@ -14,11 +14,17 @@
 //! | [`alive`] | the wire's word on a fate that passes unnoticed, and on a flap |
 //! | [`kernel`] | the wire's word on kernel keepalive: its probes |
 //! | [`deaths`] | the wire's word on a statistical run: every connection accounted for |
-//! | [`report`] | the diagram, the table and `target/lab.json` |
+//! | [`events`] | a run as events in time order: every segment named, the programs' lines, fault, bound |
 //! | [`packet`] | raw Ethernet frames on an interface, and the kernel's drops there |
+//! | [`report`] | the text diagram, the table and `lab.json` |
+//! | [`svg`] | the run's picture: an SVG timeline drawn from the same events |
+//! | [`html`] | `index.html`: the table with links to every picture and capture |
+//! | [`runs`] | the folders: one per `make lab` invocation, a run's files, what is written where |
+//! | [`json`] | a small JSON reader, for `hb_lab grade` |
+//! | [`grade`] | `hb_lab grade`: a student's `lab.json` against the expectation for its settings |
 //! | [`wire`] | `hb_wire`'s machinery: a cable with delay, loss and a cut where netem is missing |
 //!
-//! What each pair is expected to notice when its is expected to notice when its
+//! What each pair is expected to notice when its
 //! server, or the wire to it, meets a fate — computed from the settings the run recorded —
 //! and the reading of a run's logs and packet capture into a verdict.
 //!
@@ -33,19 +39,25 @@
 pub mod alive;
 pub mod capture;
 pub mod deaths;
+pub mod events;
 pub mod exchange;
 pub mod expect;
+pub mod grade;
+pub mod html;
+pub mod json;
 pub mod kernel;
 pub mod knobs;
 pub mod model;
 pub mod output;
 pub mod packet;
 pub mod report;
+pub mod runs;
 pub mod settings;
+pub mod svg;
 pub mod truth;
 pub mod wire;
 
-use expect::{Deaths, Expect, Settings};
+use expect::{Expect, Settings};
 use std::path::Path;
 
 pub use output::{parse_line, Log, ENDINGS};
@@ -66,6 +78,24 @@ pub const FATES: [&str; 11] = [
     "nat-idle",
     "lossy",
     "slow",
+];
+
+/// The knobs of `make lab` (the Makefile's LAB_KNOBS), as environment variables.
+pub const KNOBS: [&str; 14] = [
+    "PAIR",
+    "SCENARIO",
+    "IDLE",
+    "INTERVAL",
+    "PROBES",
+    "USER_TIMEOUT",
+    "WRITE",
+    "DURATION",
+    "FLAP",
+    "NAT_IDLE",
+    "LOSS",
+    "DELAY",
+    "JITTER",
+    "LAB_JOBS",
 ];
 
 /// What happened in one run.
@@ -99,6 +129,22 @@ pub struct Outcome {
     pub diagram: String,
     /// What the wire did (its last `stats` line in `wire.log`): passed, lost, cut, dropped.
     pub wire_counts: Option<wire::Counts>,
+    /// The run's folder.
+    pub dir: std::path::PathBuf,
+    /// What the wire carried and the programs printed, in time order.
+    pub timeline: events::Timeline,
+    /// The fault, as drawn on the server's side.
+    pub fault_text: String,
+}
+
+impl Outcome {
+    /// `tight` or `loose` for the statistical fates' two settings.
+    pub fn variant(&self) -> Option<&str> {
+        self.name
+            .rsplit('-')
+            .next()
+            .filter(|v| ["tight", "loose"].contains(v))
+    }
 }
 
 /// Read a run folder left by `lab/scenario.sh`.
@@ -132,6 +178,9 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         wire_notes: Vec::new(),
         diagram: String::new(),
         wire_counts: read("wire.log").ok().and_then(|l| wire::Counts::parse(&l)),
+        dir: dir.to_path_buf(),
+        timeline: events::Timeline::default(),
+        fault_text: String::new(),
     };
     if let Ok(reason) = read("skipped") {
         o.verdict = format!("skipped: {}", reason.trim());
@@ -166,12 +215,31 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         if let Ok(segs) = &segments {
             let (v, notes, split) = deaths::check(&o.settings, want, segs, &logs, end);
             (o.wire_verdict, o.wire_notes, o.split) = (v, notes, Some(split));
+            let zero = logs.first().map_or(0.0, |l| l.zero);
+            let first = read("client.1.log").unwrap_or_default();
+            o.timeline = events::Timeline {
+                wire: events::classify(&o.settings, segs, zero),
+                zero,
+                ..events::Timeline::default()
+            };
+            // Every attempt's lines, on the first attempt's clock.
+            for n in 1..=logs.len() {
+                let text = if n == 1 {
+                    first.clone()
+                } else {
+                    read(&format!("client.{n}.log")).unwrap_or_default()
+                };
+                o.timeline
+                    .lines
+                    .extend(events::lines(&text, events::Side::Client, zero));
+            }
+            let server = read("server.log").unwrap_or_default();
+            o.timeline
+                .lines
+                .extend(events::lines(&server, events::Side::Server, zero));
+            o.timeline.lines.sort_by(|a, b| a.at.total_cmp(&b.at));
         }
-        match want {
-            Deaths::Some => deaths > 0,
-            Deaths::None => deaths == 0,
-            Deaths::Either => true,
-        }
+        grade::deaths_hold(want, deaths)
     } else {
         let log = Log::read(&read("client.log").unwrap_or_default());
         let fault = fault.unwrap_or(log.zero);
@@ -197,19 +265,20 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
             };
             (o.wire_verdict, o.wire_notes) = truth::check(&run);
         }
-        o.diagram = report::draw(&o, &log, fault);
-        match (o.expect, ending, o.measured) {
-            (Expect::Never, None, _) => true,
-            (Expect::AtFault, Some((_, l)), Some(m)) => {
-                expect::fitting(&fate, l) && (-0.02..=0.3).contains(&m)
-            }
-            (
-                Expect::AfterLastByte { lo, hi } | Expect::AfterFault { lo, hi },
-                Some((_, l)),
-                Some(m),
-            ) => expect::fitting(&fate, l) && m >= lo - 0.05 && m <= hi + o.settings.slack(hi),
-            _ => false,
-        }
+        // nat-idle's fault is the NAT, there from the client's start: its bound counts from it.
+        let moment = fate != "alive";
+        o.timeline = events::timeline(
+            &o.settings,
+            &o.expect,
+            segments.as_deref().unwrap_or(&[]),
+            &log,
+            &read("client.log").unwrap_or_default(),
+            &read("server.log").unwrap_or_default(),
+            moment.then_some(fault),
+        );
+        o.fault_text = report::what(&fate, &o.wire_notes);
+        o.diagram = report::draw(&o);
+        grade::timing_holds(&o.settings, &o.expect, o.line.as_deref(), o.measured).is_ok()
     };
     o.verdict = match (ok, o.wire_verdict.as_str()) {
         (true, "agrees") => "ok".into(),
@@ -218,6 +287,9 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
     };
     if o.diagram.is_empty() {
         o.diagram = report::summary(&o);
+    }
+    if o.fault_text.is_empty() {
+        o.fault_text = report::what(&o.settings.fate, &o.wire_notes);
     }
     Ok(o)
 }

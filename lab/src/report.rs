@@ -1,24 +1,21 @@
 //! The lab's output: a sequence diagram per run in the style of seed 000's ASCII drawing —
 //! what the client said, with what the wire saw below it — the table `make lab` prints, and
-//! `target/lab.json`.
+//! `lab.json` (typed), all drawn from the run's events (`crate::events`).
 
+use crate::events::{Kind, Side, Wire};
 use crate::expect::{Deaths, Expect};
-use crate::{Log, Outcome, ENDINGS};
+use crate::json::json_str;
+use crate::runs::programs;
+use crate::Outcome;
 use std::fmt::Write as _;
 
-/// The programs of a pair.
-fn programs(pair: &str) -> (&'static str, &'static str) {
-    match pair {
-        "hb" => ("hb_client", "hb_server"),
-        "hb1" => ("hb_client1", "hb_server1"),
-        "oob" => ("hb_client_oob", "hb_server_oob"),
-        _ => ("ka_client", "ka_server"),
-    }
-}
-
-/// What the fault is, as drawn on the server's side. `seen` is what the wire saw of it
-/// (the server's kernel closed with FIN or RST), when it saw something.
-fn what(fate: &str, seen: Option<&str>) -> String {
+/// What the fault is, as drawn on the server's side, with what the wire saw of it (the
+/// server's kernel closed with FIN or RST) when it saw something.
+pub fn what(fate: &str, notes: &[String]) -> String {
+    let seen = notes
+        .iter()
+        .find_map(|n| n.strip_prefix("the server's kernel sent "))
+        .and_then(|n| n.split(' ').next());
     match fate {
         "killed" => format!("SIGKILL: its kernel sends {}", seen.unwrap_or("FIN")),
         "hung" => "SIGSTOP: its kernel still ACKs".into(),
@@ -31,12 +28,16 @@ fn what(fate: &str, seen: Option<&str>) -> String {
     }
 }
 
-/// The sequence diagram of a run, two columns as in seed 000's drawing.
-pub fn draw(o: &Outcome, log: &Log, fault_at: f64) -> String {
+/// The sequence diagram of a run, two columns as in seed 000's drawing, drawn from the run's
+/// events ([`crate::events`], the same the SVG draws): every segment but the plain ACKs —
+/// heartbeats, answers, urgent bytes, keepalive probes and the ACKs that answer them,
+/// retransmissions, FIN, RST — at the time the capture saw it, and the programs' lines.
+/// It starts 3 s before the fault.
+pub fn draw(o: &Outcome) -> String {
     const W: usize = 44;
     let s = &o.settings;
+    let tl = &o.timeline;
     let (c, sv) = programs(&s.pair);
-    let fault = fault_at - log.zero;
     let mut d = format!(
         "{} / {}   ({})\n         {c:<w$}{sv}\n",
         s.pair,
@@ -45,62 +46,56 @@ pub fn draw(o: &Outcome, log: &Log, fault_at: f64) -> String {
         w = W + 2
     );
     let arrow = |label: &str, right: bool| {
-        let line = "-".repeat(W.saturating_sub(label.len() + 6));
+        let line = "-".repeat(W.saturating_sub(label.len() + 6).max(3));
         if right {
             format!("|--- {label} {line}>|")
         } else {
             format!("|<{line} {label} ---|")
         }
     };
-    let seen = o
-        .wire_notes
-        .iter()
-        .find_map(|n| n.strip_prefix("the server's kernel sent "))
-        .and_then(|n| n.split(' ').next());
-    let fault_row = format!("{fault:8.3} |{:>w$}X  {}\n", "", what(&s.fate, seen), w = W);
-    let mut fault_drawn = s.fate == "alive";
-    let start = (fault - 3.0).max(0.0);
-    for (t, text) in &log.events {
-        let (t, text) = (*t, text.as_str());
-        if !fault_drawn && t >= fault {
-            d += &fault_row;
-            fault_drawn = true;
-        }
-        if t < start {
-            continue;
-        }
-        let ending = !text.starts_with("debug:") && ENDINGS.iter().any(|e| text.contains(e));
-        let row = if let Some(n) = text.strip_prefix("sending heartbeat #") {
-            Some(arrow(&format!("heartbeat #{n}"), true))
-        } else if text.starts_with("debug: sending urgent byte") {
-            Some(arrow("urgent '1' (MSG_OOB)", true))
-        } else if text.contains("from the server") {
-            Some(arrow("urgent '1'", false))
-        } else if let Some(r) = text.strip_prefix("debug: read ") {
-            Some(arrow(
-                &format!("echo, {}", r.replace(" bytes on ", " B on ")),
-                false,
-            ))
-        } else if text.starts_with("keepalive on") {
-            Some("|  keepalive probes: kernel only; the wire shows them".to_string())
-        } else if ending {
-            if !fault_drawn {
-                d += &fault_row;
-                fault_drawn = true;
-            }
-            if text.contains("reset by peer") {
-                let _ = writeln!(d, "{t:8.3} {}", arrow("RST", false));
-            }
-            Some(format!("X  {text}"))
-        } else {
-            None
-        };
-        if let Some(r) = row {
-            let _ = writeln!(d, "{t:8.3} {r}");
-        }
+    enum Row<'a> {
+        Seg(&'a Wire),
+        Line(&'a crate::events::Line),
+        Fault,
     }
-    if !fault_drawn {
-        d += &fault_row;
+    let mut rows: Vec<(f64, Row)> = Vec::new();
+    rows.extend(
+        tl.wire
+            .iter()
+            .filter(|w| w.kind != Kind::Ack || w.label != "ACK")
+            .map(|w| (w.at, Row::Seg(w))),
+    );
+    rows.extend(tl.lines.iter().map(|l| (l.at, Row::Line(l))));
+    if let Some(f) = tl.fault {
+        rows.push((f, Row::Fault));
+    }
+    rows.sort_by_key(|(t, r)| {
+        let side = match r {
+            Row::Line(l) => Some(l.side),
+            _ => None,
+        };
+        crate::events::order(*t, side)
+    });
+    let start = (tl.fault.unwrap_or(0.0) - 3.0).max(0.0);
+    for (t, row) in rows.iter().filter(|(t, _)| *t >= start) {
+        let r = match row {
+            Row::Seg(w) => {
+                let label = if w.conn == "sdata" {
+                    w.label.clone()
+                } else {
+                    format!("{} on {}", w.label, w.conn)
+                };
+                arrow(&label, w.from == Side::Client)
+            }
+            Row::Line(l) if l.side == Side::Client && l.ending => format!("X  {}", l.text),
+            Row::Line(l) if l.side == Side::Client => format!("|  {c}: {}", l.text),
+            Row::Line(l) => format!("|{:>w$}|  {sv}: {}", "", l.text, w = W),
+            Row::Fault => format!("|{:>w$}X  {}", "", o.fault_text, w = W),
+        };
+        let _ = writeln!(d, "{t:8.3} {r}");
+    }
+    if let Some((lo, hi, what)) = &tl.bound {
+        let _ = writeln!(d, "    bound: {what}: {lo:.3}-{hi:.3} s on this clock");
     }
     d + &wire_lines(o)
 }
@@ -140,22 +135,8 @@ pub fn summary(o: &Outcome) -> String {
     d + &wire_lines(o)
 }
 
-/// JSON string literal.
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for ch in s.chars() {
-        match ch {
-            '"' => o += "\\\"",
-            '\\' => o += "\\\\",
-            c if (c as u32) < 0x20 => o += &format!("\\u{:04x}", c as u32),
-            c => o.push(c),
-        }
-    }
-    o + "\""
-}
-
 /// `expected` as the table shows it.
-fn shown(e: &Expect) -> String {
+pub fn shown(e: &Expect) -> String {
     match *e {
         Expect::Never => "never".into(),
         Expect::AtFault => "at once".into(),
@@ -168,16 +149,26 @@ fn shown(e: &Expect) -> String {
     }
 }
 
-/// `target/lab.json`: one object per run.
+/// A setting as JSON: a number as a number, nothing as `null`, the rest a string.
+fn typed(v: &str) -> String {
+    match v.parse::<f64>() {
+        _ if v.is_empty() => "null".into(),
+        Ok(x) if x.is_finite() && !v.starts_with('+') => format!("{x}"),
+        _ => json_str(v),
+    }
+}
+
+/// `lab.json`: one object per run, typed — numbers are numbers, a range is `[lo, hi]`
+/// (`expected_s`: the seconds the line may come, from `expected_from`), absent is `null`.
 pub fn to_json(outcomes: &[Outcome]) -> String {
     let rows: Vec<String> = outcomes
         .iter()
         .map(|o| {
             let (exp, from) = match o.expect {
                 Expect::Never => ("null".to_string(), "never"),
-                Expect::AtFault => ("0".to_string(), "fault"),
-                Expect::AfterFault { hi, .. } => (format!("{hi}"), "fault"),
-                Expect::AfterLastByte { hi, .. } => (format!("{hi}"), "last byte"),
+                Expect::AtFault => ("[0, 0]".to_string(), "fault"),
+                Expect::AfterFault { lo, hi } => (format!("[{lo}, {hi}]"), "fault"),
+                Expect::AfterLastByte { lo, hi } => (format!("[{lo}, {hi}]"), "last byte"),
                 Expect::FalseDeaths(_) => ("null".to_string(), "false deaths"),
             };
             let opt = |v: Option<String>| v.unwrap_or_else(|| "null".into());
@@ -185,7 +176,7 @@ pub fn to_json(outcomes: &[Outcome]) -> String {
                 .settings
                 .raw
                 .iter()
-                .map(|(k, v)| format!("{}: {}", json_str(k), json_str(v)))
+                .map(|(k, v)| format!("{}: {}", json_str(k), typed(v)))
                 .collect();
             format!(
                 "  {{\"pair\": {}, \"fate\": {}, \"run\": {}, \"expected\": {}, \"expected_s\": {exp}, \"expected_from\": {}, \"measured_s\": {}, \"false_deaths\": {}, \"predicted\": {}, \"minutes\": {}, \"line\": {}, \"verdict\": {}, \"capture\": {}, \"wire_verdict\": {}, \"wire\": {}, \"wire_counts\": {}, \"settings\": {{{}}}}}",
@@ -226,11 +217,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
             (_, Some(m)) => format!("{m:.3} s"),
             _ => "-".into(),
         };
-        let variant = o
-            .name
-            .rsplit('-')
-            .next()
-            .filter(|v| ["tight", "loose"].contains(v));
+        let variant = o.variant();
         let verdict = o.verdict.split(':').next().unwrap_or("");
         let wire = o.wire_verdict.split(':').next().unwrap_or("");
         let _ = writeln!(

@@ -96,7 +96,10 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
     let (s, segs, fault) = (r.s, r.segs, r.fault);
     let srv = server_ip(s).ok_or("the settings name no server_ip")?;
     let from_server = |x: &&Segment| x.src.0 == srv;
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
+    let rel = |t: f64| match s.fate.as_str() {
+        "alive" => format!("{:.3} s after the client started (no fault)", t - fault), // fault = zero
+        _ => format!("F{:+.3} s", t - fault),
+    };
     let death = r.log.end().map(|(t, _)| t);
     notes.push(format!(
         "{} segments captured, {} from the server",

@@ -4,10 +4,27 @@
 //! could have run fails: under CI (root; iptables, ethtool, tcpdump installed by .ci/run)
 //! nothing may be skipped.
 //!
+//! The lab runs once per test binary ([`full_lab`]); the other tests here read its results
+//! folder: the pictures (`pictures`), the grading aid (`grading`), the documents' commands,
+//! figures and expected table (`documents`).
+//!
 //! The lab's package tests on its own (`cargo test -p heartbeat-lab`): the port's programs
 //! are built here, into the same target folder, before the lab runs them.
 
-use std::process::Command;
+#[path = "lab/answers.rs"]
+mod answers;
+#[path = "lab/common.rs"]
+mod common;
+#[path = "lab/documents.rs"]
+mod documents;
+#[path = "lab/grading.rs"]
+mod grading;
+#[path = "lab/handout.rs"]
+mod handout;
+#[path = "lab/pictures.rs"]
+mod pictures;
+
+use common::full_lab;
 
 #[test]
 #[cfg_attr(
@@ -15,25 +32,9 @@ use std::process::Command;
     ignore = "needs Linux: network namespaces, veth and iptables"
 )]
 fn every_pair_through_every_fate_is_ok() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let bin = common_bin_dir();
-    build_the_port(root);
-    let out = Command::new("bash")
-        .arg(format!("{root}/lab/run.sh"))
-        .env("BIN", &bin)
-        .env("LAB_BIN", &bin)
-        .env_remove("PAIR")
-        .env_remove("SCENARIO")
-        .env_remove("IDLE")
-        .env_remove("INTERVAL")
-        .env_remove("PROBES")
-        .output()
-        .expect("bash lab/run.sh");
-    let table = String::from_utf8_lossy(&out.stdout);
-    println!("{table}");
-    let json = std::fs::read_to_string(format!("{root}/target/lab.json"))
-        .expect("target/lab.json written");
-    let rows: Vec<&str> = json.lines().filter(|l| l.contains("\"pair\"")).collect();
+    let lab = full_lab();
+    let json = &lab.json;
+    let rows = lab.rows();
     // alive: 6 pairs; killed … nat-idle: 4 pairs × 7; busy-gone: kaw, kaw-ut; lossy and
     // slow: hb tight and loose.
     assert_eq!(
@@ -48,12 +49,7 @@ fn every_pair_through_every_fate_is_ok() {
             .count();
         assert!(n >= 2, "fate {fate} ran {n} times:\n{json}");
     }
-    let skipped = rows
-        .iter()
-        .filter(|r| r.contains("\"verdict\": \"skipped"))
-        .count();
-    if skipped > 0 && std::env::var_os("CI").is_none() {
-        eprintln!("SKIPPED {skipped} lab runs (no namespace or iptables here):\n{json}");
+    if lab.skipped() {
         return;
     }
     let bad: Vec<_> = rows
@@ -86,34 +82,12 @@ fn every_pair_through_every_fate_is_ok() {
     }
     assert!(
         bad.is_empty(),
-        "verdicts not ok:\n{}\n\n{table}",
+        "verdicts not ok:\n{}\n\n{}",
         bad.iter()
             .map(|r| r.to_string())
             .collect::<Vec<_>>()
-            .join("\n")
+            .join("\n"),
+        lab.table
     );
-    assert!(out.status.success());
-}
-
-/// The port's programs (hb_client, hb_server …) are another package's: cargo builds them for
-/// this test only under `cargo test --workspace`. Build them in this profile either way.
-fn build_the_port(root: &str) {
-    let mut c = Command::new(env!("CARGO"));
-    c.args(["build", "--bins", "-p", "heartbeat", "--manifest-path"])
-        .arg(format!("{root}/Cargo.toml"));
-    if !cfg!(debug_assertions) {
-        c.arg("--release");
-    }
-    let st = c.status().expect("cargo build of the port's programs");
-    assert!(st.success(), "cargo build -p heartbeat failed");
-}
-
-/// target/<profile>/, where cargo put the programs for this test run.
-fn common_bin_dir() -> String {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent()
-        .and_then(|d| d.parent())
-        .unwrap()
-        .display()
-        .to_string()
+    assert!(lab.ok, "hb_lab exited non-zero:\n{}", lab.table);
 }
