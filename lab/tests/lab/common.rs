@@ -71,6 +71,11 @@ impl Lab {
 /// `make lab KNOBS…` as a student types it, from the repository's root; the knobs not given
 /// are removed from the environment. `extra` is more environment (LAB_ROOT, LAB_PLAN).
 pub fn make_lab(args: &[&str], extra: &[(&str, &str)]) -> Lab {
+    lab_of(&make_lab_output(args, extra))
+}
+
+/// [`make_lab`]'s process output, for a command that is meant to be refused.
+pub fn make_lab_output(args: &[&str], extra: &[(&str, &str)]) -> Output {
     let mut c = Command::new("make");
     c.arg("-s").arg("lab").args(args).current_dir(root());
     let more = ["LAB_PLAN", "LAB_ROOT", "MAKEFLAGS", "MFLAGS"];
@@ -80,8 +85,7 @@ pub fn make_lab(args: &[&str], extra: &[(&str, &str)]) -> Lab {
     for (k, v) in extra {
         c.env(k, v);
     }
-    let out = c.output().expect("make lab");
-    lab_of(&out)
+    c.output().expect("make lab")
 }
 
 /// The results of an invocation, from the folder lab/run.sh named on its last lines.

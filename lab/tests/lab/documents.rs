@@ -9,7 +9,7 @@
 //! silently: `tc … netem` must fail only for want of `sch_netem`; the article's C needs the
 //! article (HB_ARTICLE=path of seed 000's text), which the project never contains.
 
-use crate::common::{full_lab, in_netns, make_lab, root, Lab};
+use crate::common::{full_lab, in_netns, lab_of, make_lab, make_lab_output, root, Lab};
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::sync::Mutex;
@@ -97,15 +97,36 @@ static LABS: Mutex<()> = Mutex::new(());
 /// What the documents' `make lab` commands made, by command. A run whose rows are not all
 /// `ok` is kept and reported by [`doc_labs_ok`], so one failure does not make every test
 /// that reads the extra labs run them again.
-fn run_make_lab(cmd: &str, made: &mut Vec<(String, Lab)>, errors: &mut Vec<String>) {
+fn run_make_lab(doc: &str, cmd: &str, made: &mut Vec<(String, Lab)>, errors: &mut Vec<String>) {
     let full = full_lab();
     let k = knobs(cmd);
     let args: Vec<&str> = k.iter().map(String::as_str).collect();
-    let plan_root = std::env::temp_dir().join(format!("hb-lab-plan-{}", std::process::id()));
-    let plan = make_lab(
+    // A command the document shows refused (a bad knob): exit 2, the line the document
+    // quotes, and no run made.
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let plan_root = std::env::temp_dir().join(format!("hb-lab-plan-{}-{n}", std::process::id()));
+    let out = make_lab_output(
         &args,
         &[("LAB_PLAN", "1"), ("LAB_ROOT", plan_root.to_str().unwrap())],
     );
+    if out.status.code() == Some(2) {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with("hb_lab: "))
+            .unwrap_or("");
+        let quoted = line.get(..line.len().min(40)).unwrap_or(line);
+        if quoted.is_empty() || !doc.contains(quoted) || plan_root.exists() {
+            errors.push(format!(
+                "{cmd}: refused, but the document does not quote the line or a run was made:\n{stderr}"
+            ));
+        } else {
+            println!("{cmd}: refused as the document says: {line}");
+        }
+        return;
+    }
+    let plan = lab_of(&out);
     let want = settings_of(&plan.dir);
     assert!(!want.is_empty(), "{cmd}: plans no run");
     let covered = |lab: &Lab| {
@@ -161,7 +182,7 @@ fn doc_labs_made() -> &'static Made {
                     println!("{c}: a template, not a command");
                     continue;
                 }
-                run_make_lab(c, &mut made, &mut errors);
+                run_make_lab(&text, c, &mut made, &mut errors);
             }
         }
         (made, errors)
