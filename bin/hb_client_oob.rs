@@ -10,12 +10,13 @@
 //! Like `str_cli`, stdin is copied to the server and what comes back is printed on stdout,
 //! so the heartbeat visibly runs beside real traffic. At the end of stdin the client
 //! half-closes (`shutdown(SHUT_WR)`), keeps printing the echo and keeps watching until the
-//! server closes, then exits 0. Stevens exits 0 on `server is unreachable`; this port exits
+//! server closes, then exits 0 if the whole echo was printed; every other ending (exit 1)
+//! says how many of the bytes sent were not echoed. Stevens exits 0 on `server is unreachable`; this port exits
 //! 1, like the article's `error( 1, … )`.
 
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::die;
-use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink};
+use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink, Writer};
 use heartbeat::{net, writer};
 use std::sync::Arc;
 
@@ -41,7 +42,7 @@ fn main() {
     let stdout = mon.writer(Sink::Stdout).unwrap_or_else(|e| start(e));
     let reading = Reading::Urgent {
         answer: None,
-        data: stdout,
+        data: stdout.clone(),
     };
     mon.watch(Link::Data, &servfd, reading)
         .unwrap_or_else(|e| start(e));
@@ -56,13 +57,16 @@ fn main() {
                 Ok(false) => {}
                 Err(e) => die(Some(&e), "send failure"),
             },
-            Event::Dead => die(None, "server is unreachable"),
-            // str_cli: if ( stdineof == 1 ) return;
-            Event::Input(Input::Closed { .. }) if to_server.half_closed() => {
+            Event::Dead => die(None, &lost("server is unreachable", &to_server, &stdout)),
+            // str_cli: if ( stdineof == 1 ) return; — with the echo whole
+            Event::Input(Input::Closed { .. })
+                if to_server.half_closed() && stdout.written() == to_server.written() =>
+            {
                 heartbeat::error::exit(0)
             }
             Event::Input(Input::Closed { .. }) => {
-                die(None, &net::naming_refusal(&servfd, "server terminated"))
+                let line = net::naming_refusal(&servfd, "server terminated");
+                die(None, &lost(&line, &to_server, &stdout))
             }
             Event::Input(Input::Failed {
                 link: Link::Stdout,
@@ -74,8 +78,18 @@ fn main() {
             },
             Event::Input(Input::Failed { op, error, .. }) => {
                 let line = heartbeat::error::failure_line(op.failure(), &error);
-                die(None, &net::naming_refusal(&servfd, &line))
+                let line = net::naming_refusal(&servfd, &line);
+                die(None, &lost(&line, &to_server, &stdout))
             }
         }
+    }
+}
+
+/// `line`, and what of the data sent to the server did not come back to stdout.
+fn lost(line: &str, to_server: &Writer, stdout: &Writer) -> String {
+    let (sent, echoed) = (to_server.written(), stdout.written());
+    match sent.saturating_sub(echoed) {
+        0 => line.to_string(),
+        n => format!("{line}; {n} of the {sent} bytes sent were not echoed"),
     }
 }

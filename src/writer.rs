@@ -18,7 +18,7 @@
 //! [`Input::Failed`] with [`Op::Send`]. The writer ends when the monitor does (it is told to stop and
 //! joined), and a blocked write returns because the monitor shuts the socket down.
 
-use crate::conn::{Input, Link, Notify, Op, Shared, READER_STACK};
+use crate::conn::{Counts, Input, Link, Notify, Op, Shared, READER_STACK};
 use crossbeam_channel::{
     bounded, select_biased, Receiver, RecvTimeoutError, SendTimeoutError, Sender,
 };
@@ -55,6 +55,7 @@ pub struct Writer {
     urgent: Sender<u8>,
     items: Sender<Item>,
     shared: Arc<Shared>,
+    counts: Arc<Counts>,
 }
 
 impl std::fmt::Debug for Item {
@@ -74,12 +75,14 @@ impl Writer {
     ) -> io::Result<(Writer, JoinHandle<()>)> {
         let (urgent, urgent_rx) = bounded(1);
         let (items, items_rx) = bounded(QUEUE);
+        let counts = Arc::new(Counts::new());
         let w = Writer {
             urgent,
             items,
             shared: to.shared.clone(),
+            counts: counts.clone(),
         };
-        let run = Run { sink, to };
+        let run = Run { sink, to, counts };
         let h = thread::Builder::new()
             .name(name)
             .stack_size(READER_STACK)
@@ -96,7 +99,12 @@ impl Writer {
 
     /// Queue `data`, waiting while the queue is full; `false` when the writer has ended.
     pub fn data(&self, data: Vec<u8>) -> bool {
-        self.items.send(Item::Data(data)).is_ok()
+        let n = data.len() as u64;
+        let sent = self.items.send(Item::Data(data)).is_ok();
+        if sent {
+            self.counts.queued(n);
+        }
+        sent
     }
 
     /// Queue `data`, waiting up to `limit` for room; give it back if there was none
@@ -106,8 +114,12 @@ impl Writer {
         data: Vec<u8>,
         limit: Duration,
     ) -> Result<(), Option<Vec<u8>>> {
+        let n = data.len() as u64;
         match self.items.send_timeout(Item::Data(data), limit) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.counts.queued(n);
+                Ok(())
+            }
             Err(SendTimeoutError::Timeout(Item::Data(d))) => Err(Some(d)),
             Err(_) => Err(None),
         }
@@ -122,6 +134,22 @@ impl Writer {
     #[doc(alias = "shutdown")]
     pub(crate) fn half_close(&self) {
         let _ = self.items.send(Item::HalfClose);
+    }
+
+    /// Bytes of data its sink has taken so far (for a socket, the kernel's send buffer).
+    pub fn written(&self) -> u64 {
+        self.counts.written()
+    }
+
+    /// Bytes of data given to it and not yet taken by its sink.
+    pub fn backlog(&self) -> u64 {
+        self.counts.backlog()
+    }
+
+    /// How long data has waited with the sink taking none of it: for a socket, how long
+    /// the peer has not read (`None` while nothing waits).
+    pub fn stalled(&self) -> Option<Duration> {
+        (self.backlog() > 0).then(|| self.counts.since_moved())
     }
 
     /// Whether the half-close has been done.
@@ -139,6 +167,7 @@ impl Writer {
 struct Run {
     sink: Sink,
     to: Notify,
+    counts: Arc<Counts>,
 }
 
 impl Run {
@@ -182,11 +211,11 @@ impl Run {
 
     fn write(&self, item: Item, stop: &Receiver<()>) -> bool {
         let result = match item {
-            Item::Data(d) => self.write_all(&d),
+            Item::Data(d) => self.write_all(&d, true),
             Item::At(at, d) => {
                 // Sleep until `at`, or until the monitor goes.
                 match stop.recv_deadline(at) {
-                    Err(RecvTimeoutError::Timeout) => self.write_all(&d),
+                    Err(RecvTimeoutError::Timeout) => self.write_all(&d, false),
                     _ => return true,
                 }
             }
@@ -206,14 +235,38 @@ impl Run {
         }
     }
 
-    fn write_all(&self, d: &[u8]) -> io::Result<()> {
+    /// Write `d` whole. With `progress`, each write the kernel takes on a socket counts as
+    /// a sign of life: with bounded buffers room comes only when the peer's program reads,
+    /// so it is the peer's progress (a peer that sends but never reads makes none). Delayed
+    /// answers do not count: they would stretch a dead peer's life by the delay.
+    fn write_all(&self, d: &[u8], progress: bool) -> io::Result<()> {
         match &self.sink {
-            Sink::Socket(s) => (&**s)
-                .write_all(d)
-                .map_err(|e| crate::error::send_timeout(crate::error::after_reset(e), s)),
+            Sink::Socket(s) => {
+                let mut rest = d;
+                while !rest.is_empty() {
+                    match (&**s).write(rest) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => {
+                            rest = &rest[n..];
+                            self.counts.wrote(n as u64);
+                            if progress {
+                                self.to.shared.touch();
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            let e = crate::error::after_reset(e);
+                            return Err(crate::error::send_timeout(e, s));
+                        }
+                    }
+                }
+                Ok(())
+            }
             Sink::Stdout => {
                 let mut out = io::stdout().lock();
-                out.write_all(d).and_then(|()| out.flush())
+                out.write_all(d).and_then(|()| out.flush())?;
+                self.counts.wrote(d.len() as u64);
+                Ok(())
             }
         }
     }
