@@ -57,8 +57,8 @@
 //! only once the last answer's mark is reached. The reader reads on towards a pending mark
 //! while its writer is full, but holds at most [`HELD`] bytes the writer has not taken:
 //! a peer that sends data and urgent bytes and never reads its echo stops being read, its
-//! window closes, and no more of its urgent bytes arrive. After `str_cli` half-closes at the end of stdin no
-//! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
+//! window closes, and no more of its urgent bytes arrive. After `str_cli` half-closes at the
+//! end of stdin no urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
 //! client then counts the echo itself as the server's sign of life, until the server closes.
 //!
 //! Linux's `poll` reports urgent data as `POLLPRI`; macOS's does not, and Windows' `WSAPoll`

@@ -5,6 +5,7 @@ mod common;
 
 use common::procs::{server, Prog};
 use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -121,4 +122,138 @@ fn an_echo_cut_short_is_said_with_what_was_lost() {
         .expect("bytes sent");
     assert!(last.ends_with("bytes sent were not echoed"), "{last}");
     assert_eq!(sent - lost, out.len() as u64, "what was echoed: {last}");
+}
+
+/// Until `until`, every 5 ms: 1 KiB of data and an urgent byte, as much as `s` takes
+/// without waiting, never reading.
+fn send_never_read(s: TcpStream, until: Instant) {
+    let _ = s.set_nonblocking(true);
+    let chunk = [b'x'; 1024];
+    while Instant::now() < until {
+        let wrote = (&s).write(&chunk);
+        let urgent = socket2::SockRef::from(&s).send_out_of_band(b"1");
+        for r in [wrote, urgent] {
+            match r {
+                Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => return, // ended
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Issue 21 item 1, the server: four clients that send data and urgent bytes and never read
+/// their echo. Before, each urgent byte was a sign of life and the reader read on towards
+/// each urgent mark into memory while the echo was stuck: the connections lived as long as
+/// they sent and the server grew without bound (here: past 20 MB in 5 s). Now each ends
+/// within the death bound (`--interval 0.5 --probes 3`: 2 s) of the buffers filling, with a
+/// line saying it did not read, and the server's memory grows by at most a fixed amount.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: /proc")]
+fn a_client_that_sends_but_never_reads_ends_and_costs_bounded_memory() {
+    let (mut srv, port) = server(
+        "hb_server_oob",
+        &["-t", "--interval", "0.5", "--probes", "3"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let before = srv.rss_kib();
+    let start = Instant::now();
+    let until = start + Duration::from_secs(6);
+    let attackers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            std::thread::spawn(move || send_never_read(s, until))
+        })
+        .collect();
+    let mut peak = before;
+    while Instant::now() < until {
+        peak = peak.max(srv.rss_kib());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for a in attackers {
+        a.join().expect("attacker");
+    }
+    srv.drain(Duration::from_millis(300));
+    let growth = peak.saturating_sub(before);
+    eprintln!("4 clients that never read: RSS {before} -> {peak} KiB");
+    let ends: Vec<_> = srv
+        .seen
+        .iter()
+        .filter(|(_, l)| l.contains("not read"))
+        .map(|(at, l)| (at.duration_since(start), l.clone()))
+        .collect();
+    assert_eq!(
+        ends.len(),
+        4,
+        "each attacker ended, saying so:\n{}",
+        srv.dump()
+    );
+    for (after, line) in &ends {
+        assert!(*after < Duration::from_secs(5), "{line} after {after:?}");
+    }
+    assert!(
+        growth < 2 * 1024,
+        "RSS grew {growth} KiB for 4 clients ({before} -> {peak} KiB)"
+    );
+    eprintln!("{ends:?}");
+}
+
+/// Issue 21 item 1, the client: a server that floods data and urgent bytes and never reads,
+/// while stdin has data for it and nobody reads the client's stdout. Before, the client
+/// read on towards each urgent mark into memory and each urgent byte kept it alive. Now it
+/// ends within its bound (`--interval 0.5 --probes 3`) saying the server is not reading,
+/// with bounded memory.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: /proc")]
+fn a_server_that_floods_and_never_reads_ends_the_client_with_bounded_memory() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port().to_string();
+    let start = Instant::now();
+    let until = start + Duration::from_secs(6);
+    let flood = std::thread::spawn(move || {
+        if let Ok((s, _)) = l.accept() {
+            send_never_read(s, until);
+        }
+    });
+    let args = [
+        "-t",
+        "--interval",
+        "0.5",
+        "--probes",
+        "3",
+        "127.0.0.1",
+        &port,
+    ];
+    let mut cli = Prog::start_with("hb_client_oob", &args, |c| {
+        c.stdin(Stdio::piped()).stdout(Stdio::piped());
+    });
+    let mut stdin = cli.child.stdin.take().expect("piped stdin");
+    let _stdout = cli.child.stdout.take().expect("piped stdout"); // never read
+    let feeder = std::thread::spawn(move || {
+        let chunk = [b'y'; 4096];
+        while Instant::now() < until && stdin.write_all(&chunk).is_ok() {}
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let before = cli.rss_kib();
+    let mut peak = before;
+    let mut status = None;
+    while Instant::now() < until && status.is_none() {
+        peak = peak.max(cli.rss_kib());
+        status = cli.wait_exit(Duration::from_millis(50));
+    }
+    let ended = start.elapsed();
+    let status = status.or_else(|| cli.wait_exit(Duration::from_secs(1)));
+    let _ = flood.join();
+    let _ = feeder.join();
+    let growth = peak.saturating_sub(before);
+    eprintln!("a server that never reads: RSS {before} -> {peak} KiB, {ended:?}");
+    assert_eq!(status, Some(1), "the client ended\n{}", cli.dump());
+    assert!(ended < Duration::from_secs(5), "ended after {ended:?}");
+    let last = cli.said().last().cloned().unwrap_or_default();
+    assert!(last.contains("read nothing"), "{last}");
+    assert!(
+        growth < 1024,
+        "RSS grew {growth} KiB ({before} -> {peak} KiB)"
+    );
+    eprintln!("{last}");
 }
