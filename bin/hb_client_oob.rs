@@ -19,7 +19,7 @@
 use heartbeat::cli::{self, Kind, Spec};
 use heartbeat::error::die;
 use heartbeat::monitor::{Event, Heartbeat, Input, Link, Monitor, Reading, Sink, Writer};
-use heartbeat::{net, writer};
+use heartbeat::{net, oob};
 use std::sync::Arc;
 
 const SPEC: Spec = Spec::stevens(
@@ -49,7 +49,7 @@ fn main() {
     mon.watch(Link::Data, &servfd, reading)
         .unwrap_or_else(|e| start(e));
     mon.heartbeat(Heartbeat::Urgent(to_server.clone(), b'1')); // send( servfd, "1", 1, MSG_OOB )
-    writer::copy_stdin(to_server.clone()).unwrap_or_else(|e| start(e));
+    oob::copy_stdin(to_server.clone()).unwrap_or_else(|e| start(e));
 
     // A server that sends (even urgent bytes) but takes nothing of ours is making no
     // progress: as long as `probes` unanswered ticks, it is not reading.

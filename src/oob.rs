@@ -71,7 +71,7 @@ use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// Most normal data a reader holds that its writer has not taken (one read's worth): with
@@ -204,4 +204,26 @@ fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
     let timeout = if data { None } else { Some(Duration::ZERO) };
     let got = sys::ready(socket2::SockRef::from(s), want, timeout)?;
     Ok((got.urgent, got.read))
+}
+
+/// `str_cli`'s reading half (Stevens, `strcliselect02.c`): copy stdin to `w` on a thread of
+/// its own, waiting whenever the writer's queue is full; at the end of stdin half-close
+/// (`shutdown(SHUT_WR)`), so the server sees EOF after the last byte. The thread is not
+/// joined: a read of stdin cannot be interrupted, and the program exits without it.
+#[doc(alias = "str_cli")]
+pub fn copy_stdin(w: Writer) -> io::Result<JoinHandle<()>> {
+    use std::io::Read;
+    thread::Builder::new().name("stdin".into()).spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return w.half_close(),
+                Ok(n) if w.data(buf[..n].to_vec()) => {}
+                Ok(_) => return, // the writer has ended
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return debug!("stdin: {e}; the link stays open"),
+            }
+        }
+    })
 }

@@ -79,7 +79,7 @@ impl Echo {
         match self {
             Echo::Now => echo_now(to, s, bytes),
             Echo::After(delay, writer) => {
-                writer.later(Instant::now() + *delay, bytes.to_vec());
+                writer.later(Instant::now() + *delay, bytes);
                 Ok(())
             }
         }

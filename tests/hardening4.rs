@@ -257,3 +257,96 @@ fn a_server_that_floods_and_never_reads_ends_the_client_with_bounded_memory() {
     );
     eprintln!("{last}");
 }
+
+/// Issue 21 item 9: `hb_server --reply-delay 3` answers every heartbeat 3 s after it came,
+/// at 10 heartbeats a second. Before, its writer's queue of 16 held 16 answers per 3 s and
+/// the reader waited for room: echo delay p50 5.4 s, max 7.8 s.
+#[test]
+fn reply_delay_answers_every_heartbeat_late_by_the_delay_only() {
+    use heartbeat::message::{Message, MSG_LEN};
+    let delay = Duration::from_secs(3);
+    let (_srv, port) = server(
+        "hb_server",
+        &["--idle", "2", "--interval", "1", "--reply-delay", "3"],
+    );
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut r = s.try_clone().expect("clone");
+    let (n, every) = (40usize, Duration::from_millis(100));
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; MSG_LEN];
+        let _ = r.set_read_timeout(Some(Duration::from_secs(8)));
+        while got.len() < n && r.read_exact(&mut buf).is_ok() {
+            got.push((Instant::now(), buf));
+        }
+        got
+    });
+    let wire = Message::heartbeat().encode();
+    let start = Instant::now();
+    let mut sent = Vec::new();
+    for i in 0..n {
+        let at = start + every * i as u32;
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        sent.push(Instant::now());
+        (&s).write_all(&wire).expect("send heartbeat");
+    }
+    let got = reader.join().expect("reader");
+    assert_eq!(got.len(), n, "every heartbeat answered");
+    let mut late: Vec<Duration> = got
+        .iter()
+        .zip(&sent)
+        .map(|((at, msg), sent)| {
+            assert!(
+                msg[..] == wire[..],
+                "the answer is the heartbeat as it came"
+            );
+            at.duration_since(*sent)
+        })
+        .collect();
+    late.sort();
+    let (min, p50, max) = (late[0], late[n / 2], late[n - 1]);
+    eprintln!("echo delay at 10/s, --reply-delay 3: min {min:?}, p50 {p50:?}, max {max:?}");
+    assert!(min + Duration::from_millis(20) >= delay, "min {min:?}");
+    assert!(
+        max <= delay + Duration::from_millis(400),
+        "max {max:?}, p50 {p50:?}"
+    );
+}
+
+/// The other half of item 9: what waits for its delay is bounded (writer::DELAYED answers):
+/// a client that sends distinct heartbeats as fast as it can to `--reply-delay 30` makes
+/// the server hold at most 1024 of them (2 MiB), and the reader waits beyond.
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "needs Linux: /proc")]
+fn reply_delay_holds_a_bounded_number_of_answers() {
+    use heartbeat::message::MSG_LEN;
+    let (srv, port) = server(
+        "hb_server",
+        &["--idle", "5", "--interval", "5", "--reply-delay", "30"],
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let before = srv.rss_kib();
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
+    let mut rng = common::Rng::new(9);
+    let (mut sent, end) = (0usize, Instant::now() + Duration::from_secs(3));
+    let mut peak = before;
+    while Instant::now() < end {
+        let mut wire = rng.bytes(MSG_LEN);
+        wire[..4].copy_from_slice(&3u32.to_be_bytes()); // MSG_HEARTBEAT, distinct data
+        if (&s).write_all(&wire).is_ok() {
+            sent += 1;
+        }
+        if sent % 64 == 0 {
+            peak = peak.max(srv.rss_kib());
+        }
+    }
+    peak = peak.max(srv.rss_kib());
+    let growth = peak.saturating_sub(before);
+    eprintln!("{sent} distinct heartbeats in 3 s, --reply-delay 30: RSS {before} -> {peak} KiB");
+    assert!(sent > 1100, "the client got past the bound: {sent} sent");
+    assert!(
+        growth < 4 * 1024,
+        "RSS grew {growth} KiB ({before} -> {peak} KiB)"
+    );
+}
