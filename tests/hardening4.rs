@@ -350,3 +350,64 @@ fn reply_delay_holds_a_bounded_number_of_answers() {
         "RSS grew {growth} KiB ({before} -> {peak} KiB)"
     );
 }
+
+/// Issue 21 item 6: a client names the port of a local service that sends `0x00` for ever
+/// (and reads what comes back), then says nothing on `sdata`. Before, `hb_server1` echoed
+/// every byte at a full core (3.94 GB in 10 s) and the zeros kept the silent client alive.
+/// Now it echoes no faster than heartbeats can come and ends that client with a line.
+#[test]
+fn hb_server1_is_no_reflector_of_a_zero_sending_service() {
+    let args = ["-t", "--idle", "0.5", "--interval", "0.5", "--probes", "3"];
+    let (mut srv, port) = server("hb_server1", &args);
+    let service = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let service_port = service.local_addr().expect("addr").port();
+    let end = Instant::now() + Duration::from_secs(4);
+    let got = std::thread::spawn(move || {
+        let Ok((s, _)) = service.accept() else {
+            return 0;
+        };
+        let _ = s.set_write_timeout(Some(Duration::from_millis(50)));
+        let mut r = s.try_clone().expect("clone");
+        let counter = std::thread::spawn(move || {
+            let _ = r.set_read_timeout(Some(Duration::from_millis(100)));
+            let (mut total, mut buf) = (0usize, [0u8; 65536]);
+            while Instant::now() < end {
+                match r.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+            total
+        });
+        let zeros = [0u8; 4096];
+        while Instant::now() < end {
+            match (&s).write(&zeros) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+        counter.join().unwrap_or(0)
+    });
+    let started = Instant::now();
+    let sdata = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    (&sdata)
+        .write_all(&service_port.to_be_bytes())
+        .expect("port");
+    let echoed = got.join().expect("service");
+    srv.drain(Duration::from_millis(200));
+    eprintln!("a zero-sending service got {echoed} bytes echoed in 4 s");
+    let ended = srv
+        .seen
+        .iter()
+        .find(|(_, l)| !l.contains("debug:") && l.contains("127.0.0.1"))
+        .map(|(at, l)| (at.duration_since(started), l.clone()));
+    assert!(echoed < 64, "{echoed} bytes reflected to the service");
+    let (after, line) = ended.unwrap_or_else(|| panic!("no line ending it:\n{}", srv.dump()));
+    assert!(after < Duration::from_secs(3), "{line} after {after:?}");
+    assert!(line.contains("heartbeat bytes at once"), "{line}");
+    eprintln!("{line} after {after:?}");
+    drop(sdata);
+}
