@@ -11,7 +11,10 @@
 //! sends one byte, spinning at 100 % CPU as it waits); port 0 is refused; the connect-back is
 //! bounded too; and `shb` carries only heartbeat bytes (`0x00`): any other byte ends that
 //! client before anything is echoed, so a client cannot make the server reflect the bytes of
-//! another service on its host.
+//! another service on its host. Nor its zeros: `hb_client1` sends one byte, then waits for
+//! `T1` of silence, so the server echoes no faster than once per `min(T1, T2) / 2` and a
+//! read of more than `--probes` bytes (more than a client can have unanswered) ends the
+//! link.
 
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
@@ -83,6 +86,11 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let _ = shb.set_write_timeout(Some(config.death_bound()));
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
     let mut mon = Monitor::new(config, &addr.to_string()); // tv.tv_sec = T1 + T2;
+                                                           // Heartbeats come one per T1 at most, each alone: echo no faster, nor bursts.
+    mon.pace_echoes(
+        a.timing.idle.min(a.timing.interval) / 2,
+        a.timing.probes as usize,
+    );
     for (link, s, reading) in [
         (Link::Data, &sdata, Reading::Bytes(on_data)),
         (Link::Heartbeat, &shb, Reading::Bytes(on_heartbeat)),

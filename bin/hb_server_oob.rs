@@ -5,12 +5,14 @@
 //! `send` OOB, `nprobes = 0`), ahead of any echo data waiting to be written. When no urgent
 //! byte has come for `(probes + 1) × interval`, `no probes from client` ends that connection.
 //! Normal data is echoed untouched beside the heartbeat, by a writer thread, so a client that
-//! reads its echo slowly slows only the echo. Defaults `--interval 1 --probes 5`. Many clients
-//! at once, a thread each; `--once` for one.
+//! reads its echo slowly slows only the echo, and its reading counts as its sign of life. A
+//! client that sends but never reads stops being read, so its urgent bytes stop coming: its
+//! `no probes from client` says how long it has not read its echo. Defaults `--interval 1
+//! --probes 5`. Many clients at once, a thread each; `--once` for one.
 
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
-use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink};
+use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink, Writer};
 use heartbeat::server;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -34,7 +36,7 @@ fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     };
     let reading = Reading::Urgent {
         answer: Some(echo.clone()),
-        data: echo,
+        data: echo.clone(),
     };
     if let Err(e) = mon.watch(Link::Data, &connfd, reading) {
         return peer.fail(&e, "cannot start the reader");
@@ -43,7 +45,7 @@ fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
         match mon.next_event() {
             Event::Probe(n) => log::debug!("{label}: no urgent byte for {n} interval(s)"),
             Event::Dead => {
-                peer.say("no probes from client");
+                peer.say(&not_reading("no probes from client", &echo));
                 return 1;
             }
             // str_echo: read returned 0, after the echo of everything before it
@@ -55,6 +57,20 @@ fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
                 return peer.fail(&error, op.failure())
             }
         }
+    }
+}
+
+/// `line`, and, when its echo is stuck, that the client has not been reading: a client
+/// that sends but never reads stops being read ([`heartbeat::oob::HELD`]), so its urgent
+/// bytes stop coming too.
+fn not_reading(line: &str, echo: &Writer) -> String {
+    match echo.stalled() {
+        Some(t) => format!(
+            "{line}: it has not read its echo for {:.3} s ({} bytes waiting)",
+            t.as_secs_f64(),
+            echo.backlog()
+        ),
+        None => line.to_string(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! What a connection's threads share: the types of seed 000's `select` loop that every
 //! part of the monitor speaks — which socket (`sdata`, `shb`), which call failed (`recv
 //! failure`, `send failure`), what ends a connection — and the one piece of state they share,
-//! the time of the last sign of life (the C's `heartbeats = 0; tv = T1` as one atomic store).
+//! the time of the last sign of life (the C's `heartbeats = 0; tv = T1` as one atomic store),
+//! and what a writer has taken and written (how the peer progresses).
 //!
 //! The bottom layer of the monitor: [`crate::writer`], [`crate::reader`], [`crate::oob`] and
 //! [`crate::monitor`] build on it, and it builds on nothing of theirs.
@@ -167,6 +168,58 @@ impl Shared {
     /// The monitor waits on this thread (set again if the monitor moved to another one).
     pub(crate) fn set_monitor(&self, t: Thread) {
         *self.monitor.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+}
+
+/// Bytes of data a writer was given and has written (its sink took them), and since when
+/// its sink has taken nothing while data waited.
+#[derive(Debug)]
+pub(crate) struct Counts {
+    epoch: Instant,
+    queued: AtomicU64,
+    written: AtomicU64,
+    /// Nanoseconds since `epoch` of the last write, or of data queued with none waiting.
+    moved: AtomicU64,
+}
+
+impl Counts {
+    pub(crate) fn new() -> Self {
+        Counts {
+            epoch: Instant::now(),
+            queued: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            moved: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
+    pub(crate) fn queued(&self, n: u64) {
+        if self.queued.fetch_add(n, Ordering::AcqRel) <= self.written.load(Ordering::Acquire) {
+            self.moved.store(self.now(), Ordering::Release); // none was waiting
+        }
+    }
+
+    pub(crate) fn wrote(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::AcqRel);
+        self.moved.store(self.now(), Ordering::Release);
+    }
+
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn backlog(&self) -> u64 {
+        let written = self.written();
+        self.queued.load(Ordering::Acquire).saturating_sub(written)
+    }
+
+    /// Time since the last write, or since data came with none waiting.
+    pub(crate) fn since_moved(&self) -> Duration {
+        let moved = Duration::from_nanos(self.moved.load(Ordering::Acquire));
+        self.epoch.elapsed().saturating_sub(moved)
     }
 }
 

@@ -262,6 +262,14 @@ impl Monitor {
         Ok(())
     }
 
+    /// Readers started after this echo at once but then read nothing for `gap`, and end
+    /// their link on a read of more than `burst` bytes (`hb_server1`'s `shb`: a local
+    /// service sending zeros for ever is answered no faster than heartbeats can come).
+    pub fn pace_echoes(&mut self, gap: Duration, burst: usize) {
+        let stop = self.stop_rx.clone();
+        self.echo = Echo::Paced { gap, burst, stop };
+    }
+
     /// An answerer with one reader that reads and echoes lets that reader's blocking `read`
     /// wake the monitor before the window ends, as the C `select` does: the monitor then
     /// sleeps without a timer while traffic flows, instead of waking at every deadline that

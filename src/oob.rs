@@ -34,9 +34,15 @@
 //! Stevens' client ticks with `alarm(nsec)`: each tick counts a probe (`++nprobes`) and sends
 //! one urgent byte, whatever happened; `sig_urg` only sets `nprobes = 0`. That is the
 //! monitor's [`Rule::Alarm`](crate::monitor::Rule::Alarm); the server's "no probes from
-//! client" window is the answerer's rule with no idle time. The urgent byte is the only
-//! traffic that counts: normal data is the application's, echoed or printed untouched by the
-//! heartbeat. It goes through a [`Writer`] so the reader never waits on a slow consumer: when
+//! client" window is the answerer's rule with no idle time. Two things count as the peer's
+//! sign of life: an urgent byte from it, and its progress on normal data — each write of
+//! ours its kernel takes (with bounded buffers, room comes only when the peer's program
+//! reads; [`crate::writer`]). Data the peer merely sends does not count: a peer that sends
+//! but never reads is not making progress. The second rule is what keeps a slow reader
+//! alive: an urgent byte waits behind everything queued before it on both sides, so behind
+//! a stdout read at 20 kB/s a probe's round trip takes longer than the death bound, while
+//! the echo moves all the time. Normal data is the application's, echoed or printed
+//! untouched by the heartbeat. It goes through a [`Writer`] so the reader never waits on a slow consumer: when
 //! the writer's queue is full the reader stops taking normal data (TCP then slows the peer)
 //! but keeps looking for urgent bytes every 20 ms.
 //!
@@ -48,9 +54,11 @@
 //! byte's place, and the byte — already taken out of band — is read again as normal data.
 //! So an exchange is complete only when the receiver has read up to the mark
 //! (`sockatmark`): the server answers a probe then, and the client sends its next probe
-//! only once the last answer's mark is reached. The reader reads up to a pending mark even
-//! while its writer is full (the receive buffer bounds what that takes). After `str_cli` half-closes at the end of stdin no
-//! urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
+//! only once the last answer's mark is reached. The reader reads on towards a pending mark
+//! while its writer is full, but holds at most [`HELD`] bytes the writer has not taken:
+//! a peer that sends data and urgent bytes and never reads its echo stops being read, its
+//! window closes, and no more of its urgent bytes arrive. After `str_cli` half-closes at the
+//! end of stdin no urgent byte can be sent at all (Stevens' `sig_alrm` would die of `SIGPIPE` there): the
 //! client then counts the echo itself as the server's sign of life, until the server closes.
 //!
 //! Linux's `poll` reports urgent data as `POLLPRI`; macOS's does not, and Windows' `WSAPoll`
@@ -63,8 +71,12 @@ use crate::writer::Writer;
 use log::debug;
 use std::io::{self, ErrorKind, Read};
 use std::net::TcpStream;
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+/// Most normal data a reader holds that its writer has not taken (one read's worth): with
+/// the writer's queue ([`crate::writer`]) all the memory a peer can make it hold.
+pub const HELD: usize = 4096;
 
 /// While the writer has no room for normal data, how often the reader looks for urgent data.
 const HELD_RETRY: Duration = Duration::from_millis(20);
@@ -96,7 +108,7 @@ fn urgent_first(
     data: &Writer,
     to: &Notify,
 ) -> io::Result<()> {
-    let mut buf = [0u8; 4096];
+    let mut buf = [0u8; HELD];
     let mut held: Vec<u8> = Vec::new(); // normal data not yet taken by the writer
     let mut mark: Option<u8> = None; // an urgent byte taken, its place not reached yet
     loop {
@@ -119,16 +131,24 @@ fn urgent_first(
             }
             _ => {}
         }
-        // Data read goes to the writer, waiting a little for room; not past a pending mark.
-        if !held.is_empty() && mark.is_none() {
-            match data.data_within(std::mem::take(&mut held), HELD_RETRY) {
+        // Data read goes to the writer, waiting a little for room, but not while there is
+        // still room to read on towards a pending mark.
+        let toward_mark = mark.is_some() && held.len() < HELD;
+        if !held.is_empty() {
+            let wait = if toward_mark {
+                Duration::ZERO
+            } else {
+                HELD_RETRY
+            };
+            match data.data_within(std::mem::take(&mut held), wait) {
                 Ok(()) => {}
                 Err(Some(d)) => held = d,
                 Err(None) => return Ok(()),
             }
         }
-        // Normal data while the writer has room, and always up to a pending mark.
-        let (urgent, readable) = wait(s, held.is_empty() || mark.is_some())?;
+        // Normal data while the writer has room, and up to a pending mark while `held` has.
+        let take = held.is_empty() || (mark.is_some() && held.len() < HELD);
+        let (urgent, readable) = wait(s, take)?;
         if urgent {
             if let Some(c) = recv_urgent(s).map_err(crate::error::after_reset)? {
                 to.shared.touch(); // sig_urg: nprobes = 0
@@ -144,11 +164,12 @@ fn urgent_first(
                 thread::sleep(Duration::from_millis(1));
             }
         }
-        if !readable || !(held.is_empty() || mark.is_some()) {
+        if !readable || !take {
             continue;
         }
         // A read stops before the mark: the next turn of the loop finds it there.
-        let n = match (&*s).read(&mut buf) {
+        let room = HELD - held.len();
+        let n = match (&*s).read(&mut buf[..room]) {
             Ok(0) => {
                 if !held.is_empty() {
                     data.data(held);
@@ -183,4 +204,26 @@ fn wait(s: &TcpStream, data: bool) -> io::Result<(bool, bool)> {
     let timeout = if data { None } else { Some(Duration::ZERO) };
     let got = sys::ready(socket2::SockRef::from(s), want, timeout)?;
     Ok((got.urgent, got.read))
+}
+
+/// `str_cli`'s reading half (Stevens, `strcliselect02.c`): copy stdin to `w` on a thread of
+/// its own, waiting whenever the writer's queue is full; at the end of stdin half-close
+/// (`shutdown(SHUT_WR)`), so the server sees EOF after the last byte. The thread is not
+/// joined: a read of stdin cannot be interrupted, and the program exits without it.
+#[doc(alias = "str_cli")]
+pub fn copy_stdin(w: Writer) -> io::Result<JoinHandle<()>> {
+    use std::io::Read;
+    thread::Builder::new().name("stdin".into()).spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => return w.half_close(),
+                Ok(n) if w.data(buf[..n].to_vec()) => {}
+                Ok(_) => return, // the writer has ended
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return debug!("stdin: {e}; the link stays open"),
+            }
+        }
+    })
 }

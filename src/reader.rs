@@ -23,6 +23,7 @@ use crate::conn::{Input, Link, Notify, Op};
 use crate::message::{Message, MSG_LEN};
 use crate::sys::send_now;
 use crate::writer::Writer;
+use crossbeam_channel::Receiver;
 use log::debug;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -71,6 +72,17 @@ pub(crate) enum Echo {
     /// After a delay (seed 001's `sleep(sleepingTime)`), by the writer, so the reader goes
     /// on reading meanwhile.
     After(Duration, Writer),
+    /// At once, then not a read for `gap` (`hb_server1`'s `shb`): no faster than
+    /// heartbeats can come. A read of more than `burst` bytes, more than a heartbeat client
+    /// can have unanswered, ends the link. `stop` disconnects when the monitor goes.
+    Paced {
+        /// Least time between two echoes.
+        gap: Duration,
+        /// Most bytes one read may bring.
+        burst: usize,
+        /// The monitor's stop channel (never sent on).
+        stop: Receiver<()>,
+    },
 }
 
 impl Echo {
@@ -78,8 +90,13 @@ impl Echo {
     fn send(&self, to: &Notify, s: &TcpStream, bytes: &[u8]) -> io::Result<()> {
         match self {
             Echo::Now => echo_now(to, s, bytes),
+            Echo::Paced { gap, stop, .. } => {
+                echo_now(to, s, bytes)?;
+                let _ = stop.recv_timeout(*gap); // the next read waits, and TCP slows the peer
+                Ok(())
+            }
             Echo::After(delay, writer) => {
-                writer.later(Instant::now() + *delay, bytes.to_vec());
+                writer.later(Instant::now() + *delay, bytes);
                 Ok(())
             }
         }
@@ -230,7 +247,12 @@ pub(crate) fn read_bytes(
             Ok(n) => n,
             Err(end) => return end,
         };
-        let verdict = decide(&buf[..n]);
+        let verdict = match (decide(&buf[..n]), echo) {
+            (Verdict::Echo, Echo::Paced { burst, .. }) if n > *burst => Verdict::End(format!(
+                "{n} heartbeat bytes at once: a heartbeat client has at most {burst} unanswered"
+            )),
+            (verdict, _) => verdict,
+        };
         if !matches!(verdict, Verdict::End(_)) {
             to.shared.touch(); // heartbeats = 0; tv = T1 (the monitor reads the stamp)
         }

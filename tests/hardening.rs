@@ -147,12 +147,16 @@ fn hb_server1_discards_data_garbage_and_echoes_heartbeat_bytes() {
         .unwrap();
     let (mut shb, _) = l.accept().unwrap();
     sdata.write_all(&Rng::new(5).bytes(100_000)).unwrap(); // read and dropped, as the C
-    let burst = vec![0u8; 3000]; // heartbeat bytes: the link carries nothing else
-    shb.write_all(&burst).unwrap();
-    let mut back = vec![0u8; burst.len()];
+                                                           // Heartbeat bytes, one at a time as hb_client1 sends them (no faster than the server's
+                                                           // pace, min(T1, T2) / 2 = 0.1 s: tests/hardening4.rs has the burst that ends the link).
     shb.set_read_timeout(Some(S)).unwrap();
-    shb.read_exact(&mut back).unwrap();
-    assert_eq!(back, burst, "every heartbeat byte comes back, in order");
+    for _ in 0..5 {
+        shb.write_all(&[0]).unwrap();
+        let mut back = [1u8; 1];
+        shb.read_exact(&mut back).unwrap();
+        assert_eq!(back, [0], "every heartbeat byte comes back");
+        std::thread::sleep(Duration::from_millis(150));
+    }
     sdata
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
