@@ -81,12 +81,20 @@ fn serve_client(sdata: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let hb_peer = SocketAddr::new(addr.ip(), port);
     let shb = match net::connect_within(&hb_peer, config.first_window()) {
         Ok(s) => s,
-        Err(e) => return peer.fail(&e, &format!("shb connect error ({hb_peer})")),
+        Err(e) => {
+            // The client waits for this connection: tell it on sdata why none comes.
+            let line =
+                heartbeat::error::failure_line(&format!("shb connect error ({hb_peer})"), &e);
+            net::tell(&sdata, &line);
+            peer.say(&line);
+            return 1;
+        }
     };
     let _ = shb.set_write_timeout(Some(config.death_bound()));
     let (sdata, shb) = (Arc::new(sdata), Arc::new(shb));
-    let mut mon = Monitor::new(config, &addr.to_string()); // tv.tv_sec = T1 + T2;
-                                                           // Heartbeats come one per T1 at most, each alone: echo no faster, nor bursts.
+    // tv.tv_sec = T1 + T2;
+    let mut mon = Monitor::new(config, &addr.to_string());
+    // Heartbeats come one per T1 at most, each alone: echo no faster, nor bursts.
     mon.pace_echoes(
         a.timing.idle.min(a.timing.interval) / 2,
         a.timing.probes as usize,

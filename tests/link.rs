@@ -190,6 +190,15 @@ fn bad_handshakes_end_only_their_own_connection() {
     refused.write_all(&closed.to_be_bytes()).unwrap();
     let (_, line) = srv.expect_line("shb connect error", S);
     assert!(line.ends_with("Connection refused (111)"), "{line}");
+    // ... and the client is told why no connection comes back, on sdata, before the close.
+    refused.set_read_timeout(Some(S)).unwrap();
+    let mut told = String::new();
+    refused.read_to_string(&mut told).unwrap();
+    assert!(
+        told.starts_with("hb_server1: shb connect error (127.0.0.1:")
+            && told.ends_with("Connection refused (111)\n"),
+        "{told:?}"
+    );
     // The server still serves a good client.
     let (_sdata, mut shb, _) = handshake(port);
     shb.write_all(&[0]).unwrap();

@@ -15,6 +15,7 @@ pub fn root() -> PathBuf {
 }
 
 /// One `make lab` invocation's results.
+#[derive(Clone)]
 pub struct Lab {
     /// Its folder (target/lab/<date>_<time>).
     pub dir: PathBuf,
