@@ -142,7 +142,15 @@ pair() {
     kill -KILL "$srv" "$cli" 2>/dev/null
     { wait "$srv" "$cli"; } 2>/dev/null
     row "$name" "$cside client → $sside server" "$note" "$verdict"
-    [ $verdict = ok ] || { fail; sed 's/^/    /' "$c" | grep -v 'read [0-9]* bytes' | tail -8; }
+    # A failed row shows both ends: a client ended by a reset has its cause in the server's
+    # log (what it said, or that it said nothing before it closed).
+    [ $verdict = ok ] || {
+        fail
+        echo "    client ($client.$cside):"
+        grep -v 'read [0-9]* bytes' "$c" | tail -8 | sed 's/^/      /'
+        echo "    server ($server.$sside):"
+        grep -v 'read [0-9]* bytes' "$log/$server.$sside" | tail -8 | sed 's/^/      /'
+    }
 }
 
 echo "== the Windows programs under $(wine --version 2>/dev/null), against the Linux ones"
