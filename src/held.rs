@@ -110,6 +110,9 @@ impl Held {
         };
         let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         e.push(entry);
+        drop(e);
+        // After `accepted` (said by the accept loop): the handler's thread holds it now.
+        log::debug!("{peer}: held, id {id}");
         Ticket {
             held: Arc::clone(self),
             id,

@@ -525,13 +525,15 @@ fn ka_server_at_its_limit_turns_away_the_connection_idle_longest() {
         // The oldest: a real ka_client, idle from the start.
         let mut oldest = Prog::start("ka_client", &["127.0.0.1", &p]);
         oldest.expect_line("keepalive", S);
-        srv.expect_line("accepted", S);
+        srv.expect_line("held, id", S); // in the order of idleness before the others come
         let mut held: Vec<TcpStream> = (0..3)
             .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
             .collect();
+        // Held, not only accepted: each handler's thread takes its place in the order of
+        // idleness itself, after the accept loop's `accepted` line (under load, later).
         let all_in = wait_until(S, || {
             srv.drain(Duration::from_millis(20));
-            srv.count("accepted") == 4
+            srv.count("held, id") == 4
         });
         assert!(all_in, "{}", srv.dump());
         std::thread::sleep(Duration::from_millis(200));
