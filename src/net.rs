@@ -283,11 +283,9 @@ pub fn parting_words(s: &TcpStream) -> Option<String> {
     closed.then(|| String::from_utf8_lossy(&buf[..got]).trim().to_string())
 }
 
-/// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
-/// `false` where the system does not say. A server that closes before sending anything has
-/// most likely refused the client (`--max-clients`, out of descriptors).
+/// `getsockopt( s, IPPROTO_TCP, TCP_INFO )`, with the length the kernel filled in.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn received_nothing(s: &TcpStream) -> bool {
+fn tcp_info(s: &TcpStream) -> Option<(libc::tcp_info, usize)> {
     use std::os::fd::AsRawFd;
     // SAFETY: a zeroed tcp_info is valid; getsockopt writes at most `len` bytes into it.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
@@ -302,9 +300,33 @@ pub fn received_nothing(s: &TcpStream) -> bool {
             &mut len,
         )
     };
+    (rc == 0).then_some((info, len as usize))
+}
+
+/// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
+/// `false` where the system does not say. A server that closes before sending anything has
+/// most likely refused the client (`--max-clients`, out of descriptors).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn received_nothing(s: &TcpStream) -> bool {
     // Segments that carried data; tcpi_bytes_received counts the FIN's sequence number too.
     let known = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
-    rc == 0 && len as usize >= known && info.tcpi_data_segs_in == 0
+    tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
+}
+
+/// Whether the connection on `s`, still open here, ended by a reset (Linux: `TCP_INFO`'s
+/// state is `TCP_CLOSE`; a FIN leaves `CLOSE_WAIT` or `TIME_WAIT`). The kernel reports a
+/// reset once, to whichever call meets it first: when another thread's `send` took it, this
+/// thread's `recv` sees only an end of file, which is no `server terminated`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn was_reset(s: &TcpStream) -> bool {
+    const TCP_CLOSE: u8 = 7; // <netinet/tcp.h>
+    tcp_info(s).is_some_and(|(info, _)| info.tcpi_state == TCP_CLOSE)
+}
+
+/// Whether the connection ended by a reset: not known here (no `TCP_INFO`), so `false`.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn was_reset(_: &TcpStream) -> bool {
+    false
 }
 
 /// `line` (`server terminated`, `recv failure: …`) with the likely cause when the server
