@@ -17,10 +17,6 @@ pub fn never(
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
     let (s, segs, fault) = (r.s, r.segs, r.fault);
-    let rel = |t: f64| match s.fate.as_str() {
-        "alive" => format!("{:.3} s after the client started (no fault)", t - fault), // fault = zero
-        _ => format!("F{:+.3} s", t - fault),
-    };
     if matches!(s.fate.as_str(), "busy-gone" | "partition" | "gone") {
         return crate::kernel::suspended(r, srv, notes);
     }
@@ -48,12 +44,12 @@ pub fn never(
     notes.push(format!(
         "the server answered {} times; its longest silence {gap:.3} s from {} (the client's bound {bound:.3} s)",
         answers.len(),
-        rel(from)
+        r.at(from)
     ));
     if gap >= bound {
         return Err(format!(
             "the server was silent {gap:.3} s from {}, past the client's bound of {bound:.3} s",
-            rel(from)
+            r.at(from)
         ));
     }
     if s.fate == "hung" {
@@ -76,7 +72,6 @@ pub fn never(
 fn crossed(r: &Run, st: &Stream, notes: &mut Vec<String>) -> Result<(), String> {
     let (s, fault) = (r.s, r.fault);
     let mend = fault + s.flap;
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
     let cut = r.counts.map_or(0, |c| c.cut);
     if cut == 0 {
         return Err("the flap cut no frame (the wire counted cut 0)".into());
@@ -90,7 +85,7 @@ fn crossed(r: &Run, st: &Stream, notes: &mut Vec<String>) -> Result<(), String> 
             (false, Some(t)) => {
                 notes.push(format!(
                     "the cut lost {cut} frames; the kernel probed again and was answered at {}",
-                    rel(*t)
+                    r.at(*t)
                 ));
                 Ok(())
             }
@@ -109,15 +104,15 @@ fn crossed(r: &Run, st: &Stream, notes: &mut Vec<String>) -> Result<(), String> 
         Some(x) if st.acked(f64::MAX) >= b => {
             notes.push(format!(
                 "the cut lost {cut} frames: bytes sent at {} went again at {} and were answered",
-                rel(t),
-                rel(x.0)
+                r.at(t),
+                r.at(x.0)
             ));
             Ok(())
         }
         Some(_) => Err("the retransmission across the cut was never acknowledged".into()),
         None => Err(format!(
             "bytes sent at {} in the cut were never re-sent after it",
-            rel(t)
+            r.at(t)
         )),
     }
 }

@@ -193,25 +193,15 @@ mod tests {
         let out = std::env::temp_dir().join(format!("hb-lab-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let mut c = Command::new("bash");
+        for k in crate::KNOBS {
+            c.env_remove(k); // the lab's defaults, but for `knobs`
+        }
         c.args(["-c", "source lab/topology.sh && source lab/settings.sh"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .env("PAIR", pair)
             .env("FATE", fate)
             .env("OUT", &out)
             .env("PORT", "9000");
-        for k in [
-            "IDLE",
-            "INTERVAL",
-            "PROBES",
-            "USER_TIMEOUT",
-            "WRITE",
-            "DURATION",
-        ] {
-            c.env_remove(k);
-        }
-        for k in ["FLAP", "NAT_IDLE", "LOSS", "DELAY", "JITTER"] {
-            c.env_remove(k);
-        }
         for (k, v) in knobs.split_whitespace().filter_map(|kv| kv.split_once('=')) {
             c.env(k.to_uppercase(), v);
         }

@@ -14,7 +14,6 @@ use std::net::Ipv4Addr;
 /// Keepalive against a silent peer: the probes and the line, from the last exchange.
 pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(), String> {
     let (s, segs, fault) = (r.s, r.segs, r.fault);
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
     let from_server = |x: &&Segment| x.src.0 == srv;
     if s.fate != "nat-idle" && s.fate != "flap" {
         if let Some(x) = segs
@@ -24,7 +23,7 @@ pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(
         {
             return Err(format!(
                 "the server sent data at {} after the fault",
-                rel(x.at)
+                r.at(x.at)
             ));
         }
     }
@@ -35,7 +34,7 @@ pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(
         .map(|x| x.at)
         .reduce(f64::max)
         .ok_or("nothing from the server before the line")?;
-    notes.push(format!("last segment from the server at {}", rel(last)));
+    notes.push(format!("last segment from the server at {}", r.at(last)));
     // The client's segments after the last answer, but the ACK of that answer.
     let after: Vec<&Segment> = segs
         .iter()

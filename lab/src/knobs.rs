@@ -19,6 +19,24 @@ pub fn pairs_of(fate: &str) -> &'static [&'static str] {
     }
 }
 
+/// The knobs of `make lab` (the Makefile's LAB_KNOBS), as environment variables.
+pub const KNOBS: [&str; 14] = [
+    "PAIR",
+    "SCENARIO",
+    "IDLE",
+    "INTERVAL",
+    "PROBES",
+    "USER_TIMEOUT",
+    "WRITE",
+    "DURATION",
+    "FLAP",
+    "NAT_IDLE",
+    "LOSS",
+    "DELAY",
+    "JITTER",
+    "LAB_JOBS",
+];
+
 /// What a numeric knob accepts.
 #[derive(Clone, Copy)]
 enum Kind {
@@ -154,6 +172,24 @@ pub fn check(get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One list of knobs: the checked ones with PAIR and SCENARIO, and the Makefile's
+    /// LAB_KNOBS (what `make lab` passes on) the same names in the same order.
+    #[test]
+    fn the_knob_lists_agree() {
+        let checked: Vec<&str> = ["PAIR", "SCENARIO"]
+            .into_iter()
+            .chain(NUMBERS.iter().map(|(k, _)| *k))
+            .collect();
+        assert_eq!(checked, KNOBS);
+        let make =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../Makefile")).unwrap();
+        let line = make
+            .lines()
+            .find_map(|l| l.strip_prefix("LAB_KNOBS = "))
+            .expect("the Makefile's LAB_KNOBS line");
+        assert_eq!(line.split_whitespace().collect::<Vec<_>>(), KNOBS);
+    }
 
     fn with(knobs: &str) -> Result<(), String> {
         let kv: Vec<(String, String)> = knobs

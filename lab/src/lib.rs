@@ -60,6 +60,7 @@ pub mod wire;
 use expect::{Expect, Settings};
 use std::path::Path;
 
+pub use knobs::KNOBS;
 pub use output::{parse_line, Log, ENDINGS};
 pub use report::{table, to_json};
 
@@ -78,24 +79,6 @@ pub const FATES: [&str; 11] = [
     "nat-idle",
     "lossy",
     "slow",
-];
-
-/// The knobs of `make lab` (the Makefile's LAB_KNOBS), as environment variables.
-pub const KNOBS: [&str; 14] = [
-    "PAIR",
-    "SCENARIO",
-    "IDLE",
-    "INTERVAL",
-    "PROBES",
-    "USER_TIMEOUT",
-    "WRITE",
-    "DURATION",
-    "FLAP",
-    "NAT_IDLE",
-    "LOSS",
-    "DELAY",
-    "JITTER",
-    "LAB_JOBS",
 ];
 
 /// What happened in one run.

@@ -56,6 +56,20 @@ pub struct Run<'a> {
     pub counts: Option<Counts>,
 }
 
+impl Run<'_> {
+    /// A time of the run as the notes give it: `F+0.365 s` from the fault, or, for `alive`
+    /// (no fault: `fault` is the client's zero), the seconds since the client started.
+    pub fn at(&self, t: f64) -> String {
+        match self.s.fate.as_str() {
+            "alive" => format!(
+                "{:.3} s after the client started (no fault)",
+                t - self.fault
+            ),
+            _ => format!("F{:+.3} s", t - self.fault),
+        }
+    }
+}
+
 /// The server's address, as the run's `settings` recorded it from lab/topology.sh.
 pub fn server_ip(s: &Settings) -> Option<Ipv4Addr> {
     s.raw
@@ -96,10 +110,6 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
     let (s, segs, fault) = (r.s, r.segs, r.fault);
     let srv = server_ip(s).ok_or("the settings name no server_ip")?;
     let from_server = |x: &&Segment| x.src.0 == srv;
-    let rel = |t: f64| match s.fate.as_str() {
-        "alive" => format!("{:.3} s after the client started (no fault)", t - fault), // fault = zero
-        _ => format!("F{:+.3} s", t - fault),
-    };
     let death = r.log.end().map(|(t, _)| t);
     notes.push(format!(
         "{} segments captured, {} from the server",
@@ -130,7 +140,7 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
             return Err(format!(
                 "the server sent {} B at {}: a {} server sends nothing after the fault",
                 x.len,
-                rel(x.at),
+                r.at(x.at),
                 s.fate
             ));
         }
@@ -173,7 +183,7 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
             notes.push(format!(
                 "the server's kernel sent {} at {}",
                 c.name(),
-                rel(c.at)
+                r.at(c.at)
             ));
             match death {
                 Some(d) if d + 0.005 < c.at => Err(format!(
@@ -195,7 +205,7 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
                     .ok_or("no RST from the server before the line")?;
                 notes.push(format!(
                     "RST from the server at {}, the line {:.3} s later",
-                    rel(rst.at),
+                    r.at(rst.at),
                     (d - rst.at).max(0.0)
                 ));
                 if d - rst.at > RESET_BOUND {
@@ -234,7 +244,6 @@ fn silent_server(
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
     let (s, st, fault) = (r.s, x.stream, r.fault);
-    let rel = |t: f64| format!("F{:+.3} s", t - fault);
     if matches!(s.fate.as_str(), "hung" | "gone" | "partition") {
         let at_fault = st.high(fault);
         let acked = st.acked(d); // the lab wakes a stopped server after the end
@@ -266,7 +275,7 @@ fn silent_server(
         if let Some(t) = st.answers.iter().find(|&&t| t > fault + TOL && t < d) {
             return Err(format!(
                 "the server answered at {} after the fault",
-                rel(*t)
+                r.at(*t)
             ));
         }
     }
@@ -280,7 +289,7 @@ fn silent_server(
     let n = x.sent_between(last + 0.001, d);
     notes.push(format!(
         "last answer on the wire at {}, then {n} heartbeats, the line {:.3} s after it",
-        rel(last),
+        r.at(last),
         d - last
     ));
     let allowed = s.probes as usize;
@@ -297,8 +306,8 @@ fn silent_server(
     if (said - last).abs() > TOL {
         return Err(format!(
             "the client's last answer was at {}, the wire's at {}",
-            rel(said),
-            rel(last)
+            r.at(said),
+            r.at(last)
         ));
     }
     if let Expect::AfterLastByte { .. } = r.expect {
