@@ -78,8 +78,8 @@ fn main() {
             }
             // The reset was met by the writer's send: the reader saw only the end of file.
             Event::Input(Input::Closed { .. }) if net::was_reset(&servfd) => {
-                let reset = std::io::Error::from_raw_os_error(104);
-                let line = heartbeat::error::failure_line("recv failure", &reset);
+                let line =
+                    heartbeat::error::failure_line("recv failure", &heartbeat::error::reset());
                 die(None, &lost(&line, &to_server, &stdout))
             }
             Event::Input(Input::Closed { .. }) => {

@@ -201,9 +201,17 @@ pub fn send_timeout(e: io::Error, s: &std::net::TcpStream) -> io::Error {
 pub fn after_reset(e: io::Error) -> io::Error {
     #[cfg(unix)]
     if matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::EPIPE)) {
-        return io::Error::from_raw_os_error(libc::ECONNRESET);
+        return reset();
     }
     e
+}
+
+/// The reset as the reader would have met it: `Connection reset by peer (104)`.
+pub fn reset() -> io::Error {
+    #[cfg(unix)]
+    return io::Error::from_raw_os_error(libc::ECONNRESET);
+    #[cfg(not(unix))]
+    io::ErrorKind::ConnectionReset.into()
 }
 
 /// The line for a failed step: `what: strerror (errno)` as the C `error()`, or a [`Named`]
