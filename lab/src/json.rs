@@ -60,6 +60,7 @@ pub fn json_str(s: &str) -> String {
 /// Parse a JSON text.
 pub fn parse(text: &str) -> Result<Value, String> {
     let mut p = Parser {
+        t: text,
         b: text.as_bytes(),
         i: 0,
     };
@@ -72,6 +73,8 @@ pub fn parse(text: &str) -> Result<Value, String> {
 }
 
 struct Parser<'a> {
+    /// The text, and its bytes; `i` is always at a character boundary.
+    t: &'a str,
     b: &'a [u8],
     i: usize,
 }
@@ -148,9 +151,8 @@ impl Parser<'_> {
                 self.i += 1;
                 let mut s = String::new();
                 loop {
-                    let rest = std::str::from_utf8(&self.b[self.i..]).map_err(|e| e.to_string())?;
-                    let mut chars = rest.chars();
-                    let c = chars
+                    let c = self.t[self.i..]
+                        .chars()
                         .next()
                         .ok_or_else(|| self.err("unterminated string"))?;
                     self.i += c.len_utf8();
@@ -163,6 +165,8 @@ impl Parser<'_> {
                                 b'n' => s.push('\n'),
                                 b't' => s.push('\t'),
                                 b'r' => s.push('\r'),
+                                b'b' => s.push('\u{8}'),
+                                b'f' => s.push('\u{c}'),
                                 b'u' => {
                                     let hex = self
                                         .b
@@ -173,7 +177,8 @@ impl Parser<'_> {
                                     self.i += 4;
                                     s.push(char::from_u32(hex).unwrap_or('\u{fffd}'));
                                 }
-                                c => s.push(c as char),
+                                b'"' | b'\\' | b'/' => s.push(e as char),
+                                _ => return Err(self.err("bad escape")),
                             }
                         }
                         c => s.push(c),
@@ -232,8 +237,26 @@ mod tests {
             parse(&json_str("a\"b\\c\n")),
             Ok(Value::Str("a\"b\\c\n".into()))
         );
-        for bad in ["[1,", "{\"a\" 1}", "[1] x", "\"open", "{1: 2}"] {
+        assert_eq!(
+            parse(r#""a\bb\fc\/""#),
+            Ok(Value::Str("a\u{8}b\u{c}c/".into()))
+        );
+        for bad in ["[1,", "{\"a\" 1}", "[1] x", "\"open", "{1: 2}", r#""\q""#] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    /// A string is read in one pass: a 1 MB one takes well under a second (each character
+    /// used to re-check the rest of the text, 0.85 s for 123 KB in a debug build).
+    #[test]
+    fn a_long_string_is_read_in_one_pass() {
+        let long = format!("\"{}\"", "é".repeat(500_000));
+        let t = std::time::Instant::now();
+        assert!(matches!(parse(&long), Ok(Value::Str(s)) if s.len() == 1_000_000));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }
