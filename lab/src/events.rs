@@ -13,7 +13,6 @@
 use crate::capture::{Segment, ACK, FIN, RST, SYN, URG};
 use crate::expect::{Expect, Settings};
 use crate::Log;
-use std::net::Ipv4Addr;
 
 /// Which end a segment came from, or which program printed a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,17 +91,58 @@ pub struct Timeline {
     pub zero: f64,
 }
 
-/// The server's address, as the run's settings recorded it.
-pub fn server_ip(s: &Settings) -> Option<Ipv4Addr> {
+/// One row of a drawing: a segment, a program's line, the fault, an end of the bound
+/// (`true` for its earliest end).
+pub enum Row<'a> {
+    /// A captured segment.
+    Seg(&'a Wire),
+    /// A program's line.
+    Line(&'a Line),
+    /// The fault.
+    Fault(f64),
+    /// The bound's earliest (`true`) or latest end.
+    Bound(f64, bool),
+}
+
+impl Timeline {
+    /// Everything to draw, in the order of [`order`]: what the text diagram and the SVG
+    /// both draw from.
+    pub fn rows(&self) -> Vec<(f64, Row<'_>)> {
+        let mut rows: Vec<(f64, Row)> = Vec::new();
+        rows.extend(self.wire.iter().map(|w| (w.at, Row::Seg(w))));
+        rows.extend(self.lines.iter().map(|l| (l.at, Row::Line(l))));
+        if let Some(f) = self.fault {
+            rows.push((f, Row::Fault(f)));
+        }
+        if let Some((lo, hi, _)) = &self.bound {
+            rows.push((*lo, Row::Bound(*lo, true)));
+            if hi > lo {
+                rows.push((*hi, Row::Bound(*hi, false)));
+            }
+        }
+        rows.sort_by_key(|(t, r)| {
+            let side = match r {
+                Row::Line(l) => Some(l.side),
+                _ => None,
+            };
+            order(*t, side)
+        });
+        rows
+    }
+}
+
+/// The server's port: the last word of its command line, as the run recorded it.
+fn server_port(s: &Settings) -> Option<u16> {
     s.raw
         .iter()
-        .find(|(k, _)| k == "server_ip")
-        .and_then(|(_, v)| v.parse().ok())
+        .find(|(k, _)| k == "server")
+        .and_then(|(_, v)| v.split_whitespace().last()?.parse().ok())
 }
 
 /// Name every segment of a capture. `zero` is the clock they are placed on (Unix seconds).
 pub fn classify(s: &Settings, segs: &[Segment], zero: f64) -> Vec<Wire> {
-    let srv = server_ip(s);
+    let srv = crate::truth::server_ip(s);
+    let port = server_port(s);
     // Per connection (client port, server port): its name and the client's and server's next
     // sequence number (what each already sent).
     struct Conn {
@@ -128,7 +168,9 @@ pub fn classify(s: &Settings, segs: &[Segment], zero: f64) -> Vec<Wire> {
             None => {
                 let name = match (s.pair.as_str(), conns.len()) {
                     ("hb1", _) if from == Side::Server && x.has(SYN) => "shb".to_string(),
-                    ("hb1", _) if x.dst.1 == 9000 || x.src.1 == 9000 => "sdata".to_string(),
+                    ("hb1", _) if port.is_some_and(|p| x.dst.1 == p || x.src.1 == p) => {
+                        "sdata".to_string()
+                    }
                     (_, 0) => "sdata".to_string(),
                     (_, k) => format!("conn {}", k + 1),
                 };
@@ -207,8 +249,7 @@ pub fn classify(s: &Settings, segs: &[Segment], zero: f64) -> Vec<Wire> {
 
 /// The lines a program printed, read from its `-t` log (its own zero is logged), placed on
 /// the client's clock. Debug detail is left out: it is not what the program says.
-pub fn lines(text: &str, side: Side, client_zero: f64) -> Vec<Line> {
-    let log = Log::read(text);
+pub fn lines(log: &Log, side: Side, client_zero: f64) -> Vec<Line> {
     let shift = if log.zero > 0.0 {
         log.zero - client_zero
     } else {
@@ -246,14 +287,13 @@ pub fn timeline(
     expect: &Expect,
     segs: &[Segment],
     client: &Log,
-    client_text: &str,
-    server_text: &str,
+    server: &Log,
     fault_at: Option<f64>,
 ) -> Timeline {
     let zero = client.zero;
     let wire = classify(s, segs, zero);
-    let mut lines = lines(client_text, Side::Client, zero);
-    lines.extend(self::lines(server_text, Side::Server, zero));
+    let mut lines = lines(client, Side::Client, zero);
+    lines.extend(self::lines(server, Side::Server, zero));
     lines.sort_by(|a, b| a.at.total_cmp(&b.at));
     let fault = fault_at.map(|f| f - zero);
     let death = lines.iter().find(|l| l.ending).map(|l| l.at);
@@ -298,6 +338,7 @@ pub fn timeline(
 mod tests {
     use super::*;
     use crate::capture::Segment;
+    use std::net::Ipv4Addr;
 
     fn seg(at: f64, from_server: bool, flags: u8, seq: u32, len: usize) -> Segment {
         let c = (Ipv4Addr::new(192, 0, 2, 2), 40000);

@@ -191,32 +191,29 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
             .count() as u32;
         let minutes = o.settings.duration / 60.0;
         o.false_deaths = Some((deaths, minutes));
-        o.line = logs
-            .iter()
-            .find_map(|l| l.end().map(|(_, t)| t.to_string()));
+        // The line of the first death counted (one at or after the run's end is not one).
+        o.line = logs.iter().find_map(|l| {
+            l.end()
+                .filter(|(t, _)| *t < end)
+                .map(|(_, t)| t.to_string())
+        });
         o.predicted = Some(expect::predict(&o.settings));
         if let Ok(segs) = &segments {
             let (v, notes, split) = deaths::check(&o.settings, want, segs, &logs, end);
             (o.wire_verdict, o.wire_notes, o.split) = (v, notes, Some(split));
             let zero = logs.first().map_or(0.0, |l| l.zero);
-            let first = read("client.1.log").unwrap_or_default();
             o.timeline = events::Timeline {
                 wire: events::classify(&o.settings, segs, zero),
                 zero,
                 ..events::Timeline::default()
             };
             // Every attempt's lines, on the first attempt's clock.
-            for n in 1..=logs.len() {
-                let text = if n == 1 {
-                    first.clone()
-                } else {
-                    read(&format!("client.{n}.log")).unwrap_or_default()
-                };
+            for log in &logs {
                 o.timeline
                     .lines
-                    .extend(events::lines(&text, events::Side::Client, zero));
+                    .extend(events::lines(log, events::Side::Client, zero));
             }
-            let server = read("server.log").unwrap_or_default();
+            let server = Log::read(&read("server.log").unwrap_or_default());
             o.timeline
                 .lines
                 .extend(events::lines(&server, events::Side::Server, zero));
@@ -231,7 +228,7 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
         o.measured = ending.and_then(|(at, line)| match o.expect {
             Expect::AtFault | Expect::AfterFault { .. } => Some(at - fault),
             _ if o.settings.is_kernel() => line
-                .split(" s after the last byte")
+                .split(output::SINCE)
                 .next()
                 .and_then(|t| t.rsplit(' ').next()?.parse().ok()),
             _ => log.last_answer(at).map(|t| at - t),
@@ -255,8 +252,7 @@ pub fn analyze(dir: &Path) -> std::io::Result<Outcome> {
             &o.expect,
             segments.as_deref().unwrap_or(&[]),
             &log,
-            &read("client.log").unwrap_or_default(),
-            &read("server.log").unwrap_or_default(),
+            &Log::read(&read("server.log").unwrap_or_default()),
             moment.then_some(fault),
         );
         o.fault_text = report::what(&fate, &o.wire_notes);

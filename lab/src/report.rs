@@ -2,7 +2,7 @@
 //! what the client said, with what the wire saw below it — the table `make lab` prints, and
 //! `lab.json` (typed), all drawn from the run's events (`crate::events`).
 
-use crate::events::{Kind, Side, Wire};
+use crate::events::{Kind, Row, Side};
 use crate::expect::{Deaths, Expect};
 use crate::json::json_str;
 use crate::runs::programs;
@@ -53,29 +53,16 @@ pub fn draw(o: &Outcome) -> String {
             format!("|<{line} {label} ---|")
         }
     };
-    enum Row<'a> {
-        Seg(&'a Wire),
-        Line(&'a crate::events::Line),
-        Fault,
-    }
-    let mut rows: Vec<(f64, Row)> = Vec::new();
-    rows.extend(
-        tl.wire
-            .iter()
-            .filter(|w| w.kind != Kind::Ack || w.label != "ACK")
-            .map(|w| (w.at, Row::Seg(w))),
-    );
-    rows.extend(tl.lines.iter().map(|l| (l.at, Row::Line(l))));
-    if let Some(f) = tl.fault {
-        rows.push((f, Row::Fault));
-    }
-    rows.sort_by_key(|(t, r)| {
-        let side = match r {
-            Row::Line(l) => Some(l.side),
-            _ => None,
-        };
-        crate::events::order(*t, side)
-    });
+    // The text leaves out the kernel's plain ACKs and the bound's ends (said below).
+    let rows: Vec<(f64, Row)> = tl
+        .rows()
+        .into_iter()
+        .filter(|(_, r)| match r {
+            Row::Seg(w) => w.kind != Kind::Ack || w.label != "ACK",
+            Row::Bound(..) => false,
+            _ => true,
+        })
+        .collect();
     let start = (tl.fault.unwrap_or(0.0) - 3.0).max(0.0);
     for (t, row) in rows.iter().filter(|(t, _)| *t >= start) {
         let r = match row {
@@ -90,7 +77,8 @@ pub fn draw(o: &Outcome) -> String {
             Row::Line(l) if l.side == Side::Client && l.ending => format!("X  {}", l.text),
             Row::Line(l) if l.side == Side::Client => format!("|  {c}: {}", l.text),
             Row::Line(l) => format!("|{:>w$}|  {sv}: {}", "", l.text, w = W),
-            Row::Fault => format!("|{:>w$}X  {}", "", o.fault_text, w = W),
+            Row::Bound(..) => continue,
+            Row::Fault(_) => format!("|{:>w$}X  {}", "", o.fault_text, w = W),
         };
         let _ = writeln!(d, "{t:8.3} {r}");
     }

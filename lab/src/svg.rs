@@ -11,7 +11,7 @@
 //! is self-contained: no script, no font or style sheet from elsewhere. Each arrow is a
 //! `<g class="seg KIND" data-t="SECONDS" data-from="client|server">`, which the tests read.
 
-use crate::events::{Kind, Side, Timeline};
+use crate::events::{Kind, Row, Side, Timeline};
 use std::fmt::Write as _;
 
 const ROW: f64 = 15.0;
@@ -59,14 +59,6 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// What is drawn in a row.
-enum Row<'a> {
-    Seg(&'a crate::events::Wire),
-    Line(&'a crate::events::Line),
-    Fault(f64),
-    Bound(f64, bool),
-}
-
 /// The SVG of a run. `title` heads it (pair / fate and the client's command line), `fault`
 /// says what the fault was, `verdict` is the row's verdict.
 pub fn draw(
@@ -76,25 +68,7 @@ pub fn draw(
     fault: &str,
     verdict: &str,
 ) -> String {
-    let mut rows: Vec<(f64, Row)> = Vec::new();
-    rows.extend(tl.wire.iter().map(|w| (w.at, Row::Seg(w))));
-    rows.extend(tl.lines.iter().map(|l| (l.at, Row::Line(l))));
-    if let Some(f) = tl.fault {
-        rows.push((f, Row::Fault(f)));
-    }
-    if let Some((lo, hi, _)) = &tl.bound {
-        rows.push((*lo, Row::Bound(*lo, true)));
-        if hi > lo {
-            rows.push((*hi, Row::Bound(*hi, false)));
-        }
-    }
-    rows.sort_by_key(|(t, r)| {
-        let side = match r {
-            Row::Line(l) => Some(l.side),
-            _ => None,
-        };
-        crate::events::order(*t, side)
-    });
+    let rows = tl.rows();
     // y of each row: spaced by time, never closer than a line of text.
     let mut ys = Vec::with_capacity(rows.len());
     let (mut y, mut last) = (TOP, rows.first().map_or(0.0, |r| r.0));
