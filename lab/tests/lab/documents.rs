@@ -520,6 +520,18 @@ fn exercise_11_against_the_article_c() {
     for g in &gaps {
         assert!((g - 3.0).abs() < 0.05, "{gaps:?}");
     }
+    // LAB.md and answer 12: the exact 3 s window ends just before each C heartbeat arrives.
+    let missed: Vec<f64> = stamped(&text)
+        .into_iter()
+        .filter(|(_, t)| t.ends_with("missed heartbeat #1"))
+        .map(|(t, _)| t)
+        .collect();
+    assert!(
+        reads[1..]
+            .iter()
+            .any(|r| missed.iter().any(|m| m <= r && r - m < 0.05)),
+        "a missed heartbeat #1 just before a read: {missed:?} {reads:?}\n{text}"
+    );
     let a = std::fs::read_to_string(root().join("docs/LAB-ANSWERS.md")).unwrap();
     let said: f64 = a
         .split("\n12. ")
