@@ -211,6 +211,30 @@ mod tests {
         Settings::parse(&text)
     }
 
+    #[test]
+    fn a_killed_server_terminates_a_rebooted_one_resets() {
+        for l in [
+            "server terminated",
+            "recv failure: Connection reset by peer (104)",
+        ] {
+            assert!(fitting("killed", l), "{l}");
+        }
+        for l in [
+            "connection dead",
+            "connection timed out",
+            "server unreachable",
+        ] {
+            assert!(!fitting("killed", l), "{l}");
+            assert!(!fitting("rebooted", l), "{l}");
+        }
+        assert!(fitting(
+            "rebooted",
+            "connection reset: Connection reset by peer (104)"
+        ));
+        assert!(!fitting("rebooted", "server terminated"));
+        assert!(fitting("hung", "connection dead") && !fitting("hung", "server terminated"));
+    }
+
     fn run(pair: &str, fate: &str, knobs: &str) -> Expect {
         expected(&settings(pair, fate, knobs))
     }

@@ -239,4 +239,73 @@ mod tests {
         assert!(!ok && report.contains("does not fit"), "{report}");
         assert!(grade("{\"not\": \"rows\"}").is_err());
     }
+
+    fn hb(fate: &str) -> Settings {
+        Settings::parse(&format!(
+            "pair=hb\nfate={fate}\nidle=1\ninterval=0.5\nprobes=3\ndelay=300\njitter=100\nduration=30\n"
+        ))
+    }
+
+    #[test]
+    fn a_line_where_none_is_expected_fails() {
+        let s = hb("alive");
+        assert!(timing_holds(&s, &Expect::Never, None, None).is_ok());
+        let e = timing_holds(&s, &Expect::Never, Some("connection dead"), Some(3.0));
+        assert!(e.unwrap_err().contains("expected never"));
+    }
+
+    #[test]
+    fn at_once_is_within_0_3_s_of_the_fault() {
+        let s = hb("killed");
+        let at = |m: f64| timing_holds(&s, &Expect::AtFault, Some("server terminated"), Some(m));
+        assert!(at(0.001).is_ok() && at(-0.02).is_ok() && at(0.3).is_ok());
+        for m in [-0.1, 0.31, 2.5] {
+            assert!(at(m).unwrap_err().contains("is not at once"), "{m}");
+        }
+        let e = timing_holds(&s, &Expect::AtFault, Some("connection dead"), Some(0.01));
+        assert!(e.unwrap_err().contains("does not fit"));
+    }
+
+    #[test]
+    fn the_false_deaths_fit_the_model() {
+        assert!(deaths_hold(Deaths::None, 0) && !deaths_hold(Deaths::None, 1));
+        assert!(deaths_hold(Deaths::Some, 1) && !deaths_hold(Deaths::Some, 0));
+        assert!(deaths_hold(Deaths::Either, 0) && deaths_hold(Deaths::Either, 5));
+    }
+
+    /// A row as `make lab` writes it for hb / slow with the defaults: no deaths expected.
+    fn slow(false_deaths: &str, minutes: &str, verdict: &str, wire: &str) -> String {
+        format!(
+            r#"[{{"pair": "hb", "fate": "slow", "run": "hb-slow-loose", "expected": "none", "expected_s": null, "expected_from": null, "measured_s": null, "false_deaths": {false_deaths}, "minutes": {minutes}, "line": null, "verdict": "{verdict}", "capture": null, "wire_verdict": "{wire}", "wire": "hb_wire", "settings": {{"pair": "hb", "fate": "slow", "idle": 1, "interval": 0.5, "probes": 3, "user_timeout": null, "write": null, "duration": 30, "delay": 300, "jitter": 100, "loss": 0, "client": "hb_client -t --interval 0.5 --probes 3 --idle 1 192.0.2.66 9000"}}}}]"#
+        )
+    }
+
+    #[test]
+    fn a_statistical_row_holds_and_each_doctoring_fails() {
+        assert_eq!(
+            expect::expected(&hb("slow")),
+            Expect::FalseDeaths(Deaths::None)
+        );
+        let (report, ok) = grade(&slow("0", "0.5", "ok", "agrees")).unwrap();
+        assert!(ok, "{report}");
+        for (row, why) in [
+            (
+                slow("2", "0.5", "ok", "agrees"),
+                "2 false deaths where none are expected",
+            ),
+            (slow("null", "0.5", "ok", "agrees"), "no false-death count"),
+            (
+                slow("0", "1", "ok", "agrees"),
+                "1 minutes watched, the settings say 30 s",
+            ),
+            (slow("0", "0.5", "FAIL", "agrees"), "verdict: FAIL"),
+            (
+                slow("0", "0.5", "ok", "disagrees: x"),
+                "wire_verdict: disagrees: x",
+            ),
+        ] {
+            let (report, ok) = grade(&row).unwrap();
+            assert!(!ok && report.contains(why), "want '{why}': {report}");
+        }
+    }
 }

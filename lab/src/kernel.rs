@@ -1,32 +1,28 @@
 //! The wire's word on kernel keepalive (ka, kaw, kaw-ut): the probes the kernel sends never
 //! reach the program, so only the capture can say they went out, how many, and when.
 //!
-//! * A silent peer (gone, partition, nat-idle): after the last exchange, `probes` zero-length
-//!   probes `interval` apart, the first `idle` after it, and the line `idle + probes ×
-//!   interval` after it (with `TCP_USER_TIMEOUT`, the first probe past it);
-//! * a cut while data waits (busy-gone): the data retransmitted, no probe at all (keepalive
-//!   is suspended while data is unacknowledged), and nothing from the server.
+//! * A silent peer (gone, partition, nat-idle) and no data waiting (ka): after the last
+//!   exchange, zero-length probes `interval` apart, the first `idle` after it — `probes` of
+//!   them, or with `TCP_USER_TIMEOUT` one per tick before the first past it — and the line
+//!   `idle + probes × interval` after it (with the user timeout, that first tick past it);
+//! * a cut while data waits, with a user timeout (kaw-ut busy-gone): the data retransmitted
+//!   after the server's last ACK, no probe, and the line the user timeout after the oldest
+//!   unacknowledged byte first went out;
+//! * a cut while data waits, without one (kaw busy-gone): the data retransmitted, no probe at
+//!   all (keepalive is suspended while data is unacknowledged), and nothing from the server.
+//!
+//! No server data after the fault is checked for every pair in [`crate::truth`].
 
 use crate::capture::{Segment, FIN, RST};
+use crate::exchange::{self, Stream};
+use crate::expect::Settings;
 use crate::truth::Run;
 use std::net::Ipv4Addr;
 
 /// Keepalive against a silent peer: the probes and the line, from the last exchange.
 pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(), String> {
-    let (s, segs, fault) = (r.s, r.segs, r.fault);
+    let (s, segs) = (r.s, r.segs);
     let from_server = |x: &&Segment| x.src.0 == srv;
-    if s.fate != "nat-idle" && s.fate != "flap" {
-        if let Some(x) = segs
-            .iter()
-            .filter(from_server)
-            .find(|x| x.len > 0 && x.at > fault + 0.01 && x.at < d)
-        {
-            return Err(format!(
-                "the server sent data at {} after the fault",
-                r.at(x.at)
-            ));
-        }
-    }
     let last = segs
         .iter()
         .filter(from_server)
@@ -53,14 +49,10 @@ pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(
         d - last
     ));
     if s.write.is_some() {
-        return Ok(()); // kaw-ut: the user timeout, from the first unacknowledged byte
+        return busy(r, srv, d, &after, notes);
     }
     let n = after.iter().filter(|x| x.len <= 1).count() as u32;
-    let want = if s.user_timeout.is_some() {
-        n
-    } else {
-        s.probes
-    };
+    let want = probes_before_line(s);
     let first = after.first().map_or(0.0, |x| x.at - last);
     if n != want || first < s.idle - 0.05 || first > s.idle + s.slack(s.idle) {
         return Err(format!(
@@ -68,11 +60,95 @@ pub fn gone(r: &Run, srv: Ipv4Addr, d: f64, notes: &mut Vec<String>) -> Result<(
             s.idle
         ));
     }
+    let probes: Vec<f64> = after.iter().filter(|x| x.len <= 1).map(|x| x.at).collect();
+    if let Some(w) = probes
+        .windows(2)
+        .find(|w| w[1] - w[0] < s.interval - 0.05 || w[1] - w[0] > s.interval + s.slack(s.interval))
+    {
+        return Err(format!(
+            "probes {:.3} s apart at {}, not the interval of {} s",
+            w[1] - w[0],
+            r.at(w[1]),
+            s.interval
+        ));
+    }
     let b = s.keepalive_bound();
     if d - last < b - 0.05 || d - last > b + s.slack(b) {
         return Err(format!(
             "the line came {:.3} s after the last exchange",
             d - last
+        ));
+    }
+    Ok(())
+}
+
+/// How many probes go out before the line: `probes`; with `TCP_USER_TIMEOUT` the count is
+/// not consulted (Linux's `tcp_keepalive_timer`), and one probe leaves at each tick `idle +
+/// k × interval` before the first tick past the user timeout, at least one.
+pub fn probes_before_line(s: &Settings) -> u32 {
+    match s.user_timeout {
+        Some(_) if s.interval > 0.0 => ((s.keepalive_bound() - s.idle) / s.interval)
+            .round()
+            .max(1.0) as u32,
+        Some(_) => 1,
+        None => s.probes,
+    }
+}
+
+/// Data waits and a user timeout ends it (kaw-ut busy-gone): the client's data retransmitted
+/// after the server's last ACK, no keepalive probe (`after`: the client's segments after the
+/// server's last one), and the line the user timeout after the oldest unacknowledged byte
+/// first went out — the kernel counts from then or from its first retransmission, some
+/// 0.2 s (Linux's minimum RTO) later, both within the timer's slack.
+fn busy(
+    r: &Run,
+    srv: Ipv4Addr,
+    d: f64,
+    after: &[&Segment],
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let s = r.s;
+    let u = s
+        .user_timeout
+        .ok_or("data waits and no user timeout: no line should come")?;
+    let conn = exchange::opened(r.segs, srv)
+        .first()
+        .copied()
+        .ok_or("the connection is not in the capture")?;
+    let st = Stream::of(r.segs, &conn).ok_or("the connection has no handshake")?;
+    let acked = st.acked(d);
+    let last_ack = st
+        .acks
+        .iter()
+        .find(|a| a.1 == acked && a.0 <= d)
+        .map_or(0.0, |a| a.0);
+    let waited = st
+        .first_sent(acked)
+        .ok_or("no data waited unacknowledged before the line")?;
+    let resent = st
+        .resent
+        .iter()
+        .filter(|x| x.0 > waited && x.0 <= d + 0.005)
+        .count();
+    let probes = after.iter().filter(|x| x.len == 0).count();
+    notes.push(format!(
+        "the server's last ACK of data at {}; the oldest byte it left unacknowledged went out at {}, re-sent {resent} times, {probes} keepalive probes; the line {:.3} s after it",
+        r.at(last_ack),
+        r.at(waited),
+        d - waited
+    ));
+    if resent == 0 {
+        return Err("the data that waited was never retransmitted".into());
+    }
+    if probes > 0 {
+        return Err(format!(
+            "{probes} keepalive probes went out while data waited"
+        ));
+    }
+    if d - waited < u - 0.05 || d - waited > u + s.slack(u) {
+        return Err(format!(
+            "the line came {:.3} s after the oldest unacknowledged byte went out, not within the user timeout of {u} s",
+            d - waited
         ));
     }
     Ok(())
@@ -108,6 +184,13 @@ pub fn suspended(r: &Run, srv: Ipv4Addr, notes: &mut Vec<String>) -> Result<(), 
         return Err(format!(
             "{probes} keepalive probes went out while data waited"
         ));
+    }
+    let resent = exchange::opened(segs, srv)
+        .first()
+        .and_then(|c| Stream::of(segs, c))
+        .map_or(0, |st| st.resent.iter().filter(|x| x.0 > fault).count());
+    if resent == 0 {
+        return Err("no data was retransmitted after the fault: nothing waited".into());
     }
     Ok(())
 }

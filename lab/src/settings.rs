@@ -133,3 +133,23 @@ impl Settings {
         .as_secs_f64()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernels_timers_are_allowed_an_eighth_of_their_length() {
+        let ka = Settings::parse("pair=ka\nidle=3\ninterval=1\nprobes=2\n");
+        let hb = Settings::parse("pair=hb\nidle=1\ninterval=0.5\nprobes=3\n");
+        assert_eq!(ka.slack(8.0), 1.25);
+        assert_eq!(ka.slack(0.0), 0.25);
+        assert_eq!(hb.slack(8.0), 0.25);
+        // ka's bound of 5 s: a line 5.8 s after the last exchange is on time, 5.9 s is not.
+        let e = crate::expect::Expect::AfterLastByte { lo: 5.0, hi: 5.0 };
+        let line = Some("connection timed out");
+        assert!(crate::grade::timing_holds(&ka, &e, line, Some(5.8)).is_ok());
+        assert!(crate::grade::timing_holds(&ka, &e, line, Some(5.9)).is_err());
+        assert!(crate::grade::timing_holds(&hb, &e, line, Some(5.3)).is_err());
+    }
+}
