@@ -167,6 +167,8 @@ fn every_real_capture_agrees() {
         "hb-lossy-cwnd",
         "hb-lossy-fin-late",
         "hb-lossy-ack-fin",
+        "kaw-busy-gone",
+        "kaw-ut-busy-gone",
     ] {
         load(name).agrees();
     }
@@ -814,4 +816,23 @@ fn keepalive_is_suspended_while_data_waits() {
         segs.push(x);
         segs.sort_by(|a, b| a.at.total_cmp(&b.at));
     });
+}
+
+/// The busy-gone rules on the real runs (kaw, kaw-ut), beside the built captures above.
+#[test]
+fn the_busy_rules_hold_on_real_runs_and_fail_falsified() {
+    let ut = load("kaw-ut-busy-gone");
+    ut.fails(
+        "the data that waited was never retransmitted",
+        no_retransmission,
+    );
+    ut.fails("keepalive probes went out while data waited", probe);
+    ut.line_moved(1.5)
+        .fails("not within the user timeout", |_, _| {});
+    let kaw = load("kaw-busy-gone");
+    kaw.fails("keepalive probes went out while data waited", probe);
+    kaw.fails(
+        "no data was retransmitted after the fault",
+        no_retransmission,
+    );
 }
