@@ -92,5 +92,5 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
 }
 
 fn main() {
-    server::main(&SPEC, serve_client)
+    server::main(&SPEC, |s, peer, a, _| serve_client(s, peer, a))
 }

@@ -75,5 +75,5 @@ fn not_reading(line: &str, echo: &Writer) -> String {
 }
 
 fn main() {
-    server::main(&SPEC, serve_client)
+    server::main(&SPEC, |s, peer, a, _| serve_client(s, peer, a))
 }

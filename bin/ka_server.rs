@@ -11,7 +11,7 @@
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::{say, Peer};
-use heartbeat::held::Held;
+use heartbeat::held::{Held, Ticket};
 use heartbeat::server::Refusals;
 use heartbeat::{cli, keepalive, server};
 use std::net::{SocketAddr, TcpStream};
@@ -24,7 +24,7 @@ const SPEC: Spec = Spec::keepalive(
 )
 .with(&[Extra::Keepalive, Extra::UserTimeout]);
 
-fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, held: &Arc<Held>) -> i32 {
+fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, ticket: Ticket) -> i32 {
     let peer = Peer(addr);
     if a.keepalive {
         match keepalive::apply(&s, &a.timing.keepalive(), a.user_timeout) {
@@ -32,8 +32,6 @@ fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, held: &Arc<Held>) ->
             Err(e) => return peer.fail(&e, "setsockopt failed"),
         }
     }
-    let s = Arc::new(s);
-    let ticket = held.hold(&s, addr);
     let (ending, result, since) = keepalive::wait_for_end_heard(&s, |_| ticket.hold.heard());
     if !ticket.hold.turned_away() {
         peer.say(&keepalive::describe_end(&ending, &result, since, "client"));
@@ -50,13 +48,13 @@ fn main() {
             want.bound().as_secs()
         ));
     }
-    let held = Arc::new(Held::new());
-    let room = Arc::clone(&held);
     let refusals = Refusals {
         tell: true, // ka_client prints what the server said before it closed
-        make_room: Some(Arc::new(move |limit| room.turn_away_idlest(limit))),
+        // At --max-clients the idlest makes room; the accept loop enters each client.
+        held: Some(Arc::new(Held::new())),
     };
-    server::run_with(a, refusals, move |s, addr, a| {
-        serve_client(s, addr, a, &held)
+    server::run_with(a, refusals, |s, addr, a, ticket| match ticket {
+        Some(t) => serve_client(s, addr, a, t),
+        None => unreachable!("a server with a list of held clients gives every one a ticket"),
     })
 }
