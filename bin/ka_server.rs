@@ -22,7 +22,8 @@ const SPEC: Spec = Spec::keepalive(
     "Kernel keepalive server (seed 002's source, seed 001's advice): holds connections, sends nothing; --keepalive probes clients.",
     Kind::Server,
 )
-.with(&[Extra::Keepalive, Extra::UserTimeout]);
+.with(&[Extra::Keepalive, Extra::UserTimeout])
+.at_limit("beyond N held, turn away the idlest to take a newcomer");
 
 fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, ticket: Ticket) -> i32 {
     let peer = Peer(addr);
