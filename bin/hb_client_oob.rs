@@ -76,12 +76,6 @@ fn main() {
             {
                 heartbeat::error::exit(0)
             }
-            // The reset was met by the writer's send: the reader saw only the end of file.
-            Event::Input(Input::Closed { .. }) if net::was_reset(&servfd) => {
-                let line =
-                    heartbeat::error::failure_line("recv failure", &heartbeat::error::reset());
-                die(None, &lost(&line, &to_server, &stdout))
-            }
             Event::Input(Input::Closed { .. }) => {
                 let line = net::naming_refusal(&servfd, "server terminated");
                 die(None, &lost(&line, &to_server, &stdout))

@@ -283,26 +283,6 @@ pub fn parting_words(s: &TcpStream) -> Option<String> {
     closed.then(|| String::from_utf8_lossy(&buf[..got]).trim().to_string())
 }
 
-/// `getsockopt( s, IPPROTO_TCP, TCP_INFO )`, with the length the kernel filled in.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn tcp_info(s: &TcpStream) -> Option<(libc::tcp_info, usize)> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a zeroed tcp_info is valid; getsockopt writes at most `len` bytes into it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt on our socket into the struct above, its size in `len`.
-    let rc = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some((info, len as usize))
-}
-
 /// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
 /// `false` where the system does not say. A server that closes before sending anything has
 /// most likely refused the client (`--max-clients`, out of descriptors).
@@ -310,7 +290,7 @@ fn tcp_info(s: &TcpStream) -> Option<(libc::tcp_info, usize)> {
 pub fn received_nothing(s: &TcpStream) -> bool {
     // Segments that carried data; tcpi_bytes_received counts the FIN's sequence number too.
     let known = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
-    tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
+    crate::sys::tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
 }
 
 /// Whether the connection on `s`, still open here, ended by a reset (Linux: `TCP_INFO`'s
@@ -320,7 +300,7 @@ pub fn received_nothing(s: &TcpStream) -> bool {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn was_reset(s: &TcpStream) -> bool {
     const TCP_CLOSE: u8 = 7; // <netinet/tcp.h>
-    tcp_info(s).is_some_and(|(info, _)| info.tcpi_state == TCP_CLOSE)
+    crate::sys::tcp_info(s).is_some_and(|(info, _)| info.tcpi_state == TCP_CLOSE)
 }
 
 /// Whether the connection ended by a reset: not known here (no `TCP_INFO`), so `false`.
