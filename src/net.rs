@@ -254,12 +254,7 @@ pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
 /// being waited for. Only for protocols that carry text to a client that shows it.
 pub fn tell(s: &TcpStream, reason: &str) {
     let line = format!("{}: {reason}\n", crate::error::program_name());
-    #[cfg(unix)]
-    let _ = socket2::SockRef::from(s).send_with_flags(line.as_bytes(), libc::MSG_DONTWAIT);
-    // Winsock has no MSG_DONTWAIT; nothing is queued on a socket turned away before it has
-    // been served, nor on ka_server's, which never sends, so a short line goes at once.
-    #[cfg(not(unix))]
-    let _ = std::io::Write::write(&mut &*s, line.as_bytes());
+    let _ = crate::sys::send_now(s, line.as_bytes());
 }
 
 /// What the peer sent before it closed, when it did close, read without waiting: `Some`

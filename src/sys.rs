@@ -6,7 +6,7 @@
 //! | function | system call | used by |
 //! | --- | --- | --- |
 //! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, bounded `accept`s |
-//! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes |
+//! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes, a refusal's line ([`crate::net::tell`]) |
 //! | [`send_urgent`] | `send(…, MSG_OOB)` | the OOB writer |
 //! | `recv_urgent` | `recv(…, MSG_OOB)` | the OOB reader |
 //! | `at_mark` | `ioctl(SIOCATMARK)`, i.e. `sockatmark` | the OOB reader |
