@@ -31,10 +31,7 @@ const SPEC: Spec = Spec::stevens(
 fn main() {
     let a = cli::client(&SPEC);
     let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
-    // The urgent byte queues behind the buffers: keep them short.
-    if let Err(e) = net::bound_buffers(&servfd) {
-        die(Some(&e), "setsockopt failed");
-    }
+    // The urgent byte queues behind the buffers: net::tcp_client has bounded them.
     let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };
 
     let mut mon = Monitor::new(a.timing.alarm(), "server");

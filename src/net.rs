@@ -101,6 +101,8 @@ fn resolve_host(host: &str) -> io::Result<IpAddr> {
 /// `socket( AF_INET, SOCK_STREAM, 0 )`, with the buffers bounded ([`BUFFER`]) before it
 /// connects or listens: every socket of every program, so the window offered in the
 /// handshake is already the bounded one, and a listener's accepted sockets inherit it.
+#[doc(alias = "SO_SNDBUF")]
+#[doc(alias = "SO_RCVBUF")]
 fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
     let s = Socket::new(
         Domain::for_address(*addr),
@@ -229,8 +231,9 @@ pub fn accept_within(
 
 /// What each of a connection's buffers may hold; the kernel doubles the asked 32 KiB to
 /// 64 KiB, room for 32 of the largest message (`msg_t`, 2004 bytes). Every socket a program
-/// makes gets it ([`tcp_client`], [`connect_within`], the listeners of [`tcp_server`], whose
-/// accepted sockets inherit it, and [`bound_buffers`] again after `accept`), for two reasons:
+/// makes gets it before `connect` or `listen` (`tcp_socket`, for [`tcp_client`],
+/// [`connect_within`] and the listeners of [`tcp_server`], whose accepted sockets inherit
+/// it), for two reasons:
 /// - kernel memory: left to autotuning, a client that sends but stops reading pins up to
 ///   `tcp_wmem`'s maximum (4 MiB by default) in the server's send queue and up to
 ///   `tcp_rmem`'s (6 MiB) in its receive queue, until the connection ends;
@@ -239,15 +242,6 @@ pub fn accept_within(
 ///   64 ms, 4 MiB would be seconds), and the receive buffer bounds what a reader must take
 ///   in to reach an urgent mark.
 pub const BUFFER: usize = 32 * 1024;
-
-/// Give `s` send and receive buffers of [`BUFFER`].
-#[doc(alias = "SO_SNDBUF")]
-#[doc(alias = "SO_RCVBUF")]
-pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
-    let s = socket2::SockRef::from(s);
-    s.set_send_buffer_size(BUFFER)?;
-    s.set_recv_buffer_size(BUFFER)
-}
 
 /// Send `PROG: reason\n` to a client being turned away, without waiting: a line is far
 /// less than any send buffer, and a client whose buffer is full gets nothing rather than

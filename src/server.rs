@@ -150,9 +150,6 @@ where
         };
         let peer = net::canonical(peer);
         debug!("{peer}: accepted");
-        if let Err(e) = net::bound_buffers(&stream) {
-            debug!("{peer}: SO_SNDBUF/SO_RCVBUF not set: {e}");
-        }
         if let Some(limit) = map_limit.filter(|&l| near_map_limit(l) && !once) {
             let why = format!("no room for more threads (vm.max_map_count {limit})");
             refuse(stream, peer, why);
