@@ -13,7 +13,7 @@
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink, Writer};
-use heartbeat::server;
+use heartbeat::server::{self, Refusals};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -75,5 +75,7 @@ fn not_reading(line: &str, echo: &Writer) -> String {
 }
 
 fn main() {
-    server::main(&SPEC, |s, peer, a, _| serve_client(s, peer, a))
+    server::main(&SPEC, Refusals::default(), |s, peer, a, _| {
+        serve_client(s, peer, a)
+    })
 }

@@ -33,7 +33,7 @@ fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, ticket: Ticket) -> i
             Err(e) => return peer.fail(&e, "setsockopt failed"),
         }
     }
-    let (ending, result, since) = keepalive::wait_for_end_heard(&s, |_| ticket.hold.heard());
+    let (ending, result, since) = keepalive::wait_for_end(&s, |_| ticket.hold.heard());
     if !ticket.hold.turned_away() {
         peer.say(&keepalive::describe_end(&ending, &result, since, "client"));
     } // else its line was said when it was turned away
@@ -54,7 +54,7 @@ fn main() {
         // At --max-clients the idlest makes room; the accept loop enters each client.
         held: Some(Arc::new(Held::new())),
     };
-    server::run_with(a, refusals, |s, addr, a, ticket| match ticket {
+    server::run(a, refusals, |s, addr, a, ticket| match ticket {
         Some(t) => serve_client(s, addr, a, t),
         None => unreachable!("a server with a list of held clients gives every one a ticket"),
     })

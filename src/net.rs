@@ -276,7 +276,7 @@ pub fn parting_words(s: &TcpStream) -> Option<String> {
 /// `false` where the system does not say. A server that closes before sending anything has
 /// most likely refused the client (`--max-clients`, out of descriptors).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn received_nothing(s: &TcpStream) -> bool {
+fn received_nothing(s: &TcpStream) -> bool {
     // Segments that carried data; tcpi_bytes_received counts the FIN's sequence number too.
     let known = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
     crate::sys::tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
@@ -312,7 +312,7 @@ pub fn naming_refusal(s: &TcpStream, line: &str) -> String {
 
 /// Whether the peer never sent a byte on `s`: not known here (no `TCP_INFO`), so `false`.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn received_nothing(_: &TcpStream) -> bool {
+fn received_nothing(_: &TcpStream) -> bool {
     false
 }
 

@@ -58,39 +58,24 @@ pub struct Refusals {
 }
 
 /// Every server's `main`: parse the arguments, `s = tcp_server( NULL, argv[ 1 ] )`, serve
-/// each client with `handle`, and exit (with `--once`, with the client's status).
-pub fn main<F>(spec: &Spec, handle: F) -> !
+/// each client with `handle`, refusing clients as `refusals` says, and exit (with `--once`,
+/// with the client's status).
+pub fn main<F>(spec: &Spec, refusals: Refusals, handle: F) -> !
 where
     F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
 {
-    run(cli::server(spec), handle)
-}
-
-/// [`main`], refusing clients as `refusals` says.
-pub fn main_with<F>(spec: &Spec, refusals: Refusals, handle: F) -> !
-where
-    F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
-{
-    run_with(cli::server(spec), refusals, handle)
+    run(cli::server(spec), refusals, handle)
 }
 
 /// [`main`] with the arguments already parsed.
-pub fn run<F>(a: Server, handle: F) -> !
-where
-    F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
-{
-    run_with(a, Refusals::default(), handle)
-}
-
-/// [`run`], refusing clients as `refusals` says.
-pub fn run_with<F>(a: Server, refusals: Refusals, handle: F) -> !
+pub fn run<F>(a: Server, refusals: Refusals, handle: F) -> !
 where
     F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
 {
     let s = net::tcp_server_backlog(None, &a.port, a.backlog)
         .unwrap_or_else(|e| error::die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
-    let status = serve_with(s, once, max, refusals, move |c, peer, t| {
+    let status = serve(s, once, max, refusals, move |c, peer, t| {
         handle(c, peer, &a, t)
     });
     error::exit(status)
@@ -98,19 +83,12 @@ where
 
 /// Accept clients on `listener` and run `handle(stream, peer, ticket)` for each (`ticket`:
 /// its place in [`Refusals::held`], if the server holds a list); `handle` returns the status
-/// the C program would have exited with when that client ended.
+/// the C program would have exited with when that client ended. Clients it cannot serve are
+/// refused as `refusals` says.
 ///
 /// With `once`, serve the first client on this thread and return its status. Otherwise
 /// never return: each client gets a thread, at most `max_clients` at once.
-pub fn serve<F>(listener: TcpListener, once: bool, max_clients: usize, handle: F) -> i32
-where
-    F: Fn(TcpStream, SocketAddr, Option<Ticket>) -> i32 + Send + Sync + 'static,
-{
-    serve_with(listener, once, max_clients, Refusals::default(), handle)
-}
-
-/// [`serve`], refusing clients as `refusals` says.
-pub fn serve_with<F>(
+pub fn serve<F>(
     listener: TcpListener,
     once: bool,
     max_clients: usize,
@@ -123,8 +101,11 @@ where
     let handle = Arc::new(handle);
     let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
-    let mut gate = if once { Gate::plain() } else { Gate::new() };
-    gate.tell = refusals.tell;
+    let mut gate = if once {
+        Gate::plain()
+    } else {
+        Gate::new(refusals.tell)
+    };
     // Said once the server holds all it holds while idle (the gate's reserve descriptor
     // too): tests and the lab take this line as "ready" and count threads and descriptors.
     if let Ok(addr) = listener.local_addr() {
