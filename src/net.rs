@@ -299,7 +299,7 @@ pub fn was_reset(_: &TcpStream) -> bool {
 }
 
 /// `line` (`server terminated`, `recv failure: …`) with the likely cause when the server
-/// never sent a byte before the end ([`received_nothing`]): `server terminated (refused?
+/// never sent a byte before the end (`received_nothing`): `server terminated (refused?
 /// the server closed before sending anything)`. A server that ends a client it has served
 /// has sent it something (an echo, an answer), so the article's words stay as they are then.
 pub fn naming_refusal(s: &TcpStream, line: &str) -> String {
