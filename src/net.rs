@@ -370,4 +370,50 @@ mod tests {
         assert_eq!(lookup_service_in(SERVICES, "hbdemo", "udp"), None);
         assert_eq!(lookup_service_in(SERVICES, "WorldWideWeb", "tcp"), None);
     }
+
+    /// A connection `peer` ends by sending `bytes` then closing, seen from the other end
+    /// once its FIN has arrived (Linux: CLOSE_WAIT; elsewhere after a moment).
+    fn ended_after(bytes: &[u8], close: bool) -> (TcpStream, TcpStream) {
+        use std::io::Write;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (here, _) = l.accept().unwrap();
+        peer.write_all(bytes).unwrap();
+        if close {
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        let mut seen = [0u8; 1024];
+        while here.peek(&mut seen).unwrap() < bytes.len() {}
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if close {
+            const TCP_CLOSE_WAIT: u8 = 8; // <netinet/tcp.h>
+            let t0 = std::time::Instant::now();
+            while crate::sys::tcp_info(&here).unwrap().0.tcpi_state != TCP_CLOSE_WAIT {
+                assert!(t0.elapsed().as_secs() < 5, "no FIN after 5 s");
+                std::thread::yield_now();
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        (here, peer)
+    }
+
+    #[test]
+    fn parting_words_are_a_short_last_line_before_the_close() {
+        let (here, _peer) = ended_after(b"x\n", true);
+        assert_eq!(parting_words(&here).as_deref(), Some("x"));
+        // More than a line (600 bytes) before the close: data, not a refusal.
+        let (here, _peer) = ended_after(&[b'y'; 600], true);
+        assert_eq!(parting_words(&here), None);
+        // Still open: nothing to say yet, and the socket is left blocking.
+        let (here, _peer) = ended_after(b"x\n", false);
+        assert_eq!(parting_words(&here), None);
+        here.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let r = std::io::Read::read(&mut &here, &mut [0u8; 8]);
+        assert!(r.is_err(), "{r:?}");
+        let waited = t0.elapsed();
+        assert!(waited.as_millis() >= 40, "the read waited only {waited:?}");
+    }
 }
