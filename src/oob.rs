@@ -174,8 +174,10 @@ fn urgent_first(
             // The kernel reports a reset once, to whichever call meets it first: when the
             // writer's send took it, this read sees only an end of file. The connection's
             // state (TCP_CLOSE, not CLOSE_WAIT after a FIN) says which it was. Said after
-            // the data before it, as an end of file is.
-            Ok(0) if crate::net::was_reset(s) => {
+            // the data before it, as an end of file is. Not after our own half-close: the
+            // peer's FIN then ends the connection in TIME_WAIT, which Linux keeps apart
+            // from the socket, and the socket says TCP_CLOSE after an orderly end too.
+            Ok(0) if !to.shared.half_closed() && crate::net::was_reset(s) => {
                 if !held.is_empty() {
                     data.data(held);
                 }
