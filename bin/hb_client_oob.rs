@@ -31,10 +31,7 @@ const SPEC: Spec = Spec::stevens(
 fn main() {
     let a = cli::client(&SPEC);
     let servfd = Arc::new(net::tcp_client(&a.host, &a.port).unwrap_or_else(|e| die(Some(&e), "")));
-    // The urgent byte queues behind the buffers: keep them short.
-    if let Err(e) = net::bound_buffers(&servfd) {
-        die(Some(&e), "setsockopt failed");
-    }
+    // The urgent byte queues behind the buffers: net::tcp_client has bounded them.
     let start = |e: std::io::Error| -> ! { die(Some(&e), "cannot start a thread") };
 
     let mut mon = Monitor::new(a.timing.alarm(), "server");
@@ -75,12 +72,6 @@ fn main() {
                 if to_server.half_closed() && stdout.written() == to_server.written() =>
             {
                 heartbeat::error::exit(0)
-            }
-            // The reset was met by the writer's send: the reader saw only the end of file.
-            Event::Input(Input::Closed { .. }) if net::was_reset(&servfd) => {
-                let line =
-                    heartbeat::error::failure_line("recv failure", &heartbeat::error::reset());
-                die(None, &lost(&line, &to_server, &stdout))
             }
             Event::Input(Input::Closed { .. }) => {
                 let line = net::naming_refusal(&servfd, "server terminated");

@@ -11,7 +11,7 @@ use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::message::{Message, MSG_HEARTBEAT, MSG_TYPE1, MSG_TYPE2};
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Verdict};
-use heartbeat::server;
+use heartbeat::server::{self, Refusals};
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -92,5 +92,7 @@ fn serve_client(s1: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
 }
 
 fn main() {
-    server::main(&SPEC, serve_client)
+    server::main(&SPEC, Refusals::default(), |s, peer, a, _| {
+        serve_client(s, peer, a)
+    })
 }

@@ -139,5 +139,5 @@ fn main() {
         tell: true,
         ..Default::default()
     };
-    server::main_with(&SPEC, refusals, serve_client)
+    server::main(&SPEC, refusals, |s, peer, a, _| serve_client(s, peer, a))
 }

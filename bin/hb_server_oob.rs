@@ -13,7 +13,7 @@
 use heartbeat::cli::{Kind, Server, Spec};
 use heartbeat::error::Peer;
 use heartbeat::monitor::{Event, Input, Link, Monitor, Reading, Sink, Writer};
-use heartbeat::server;
+use heartbeat::server::{self, Refusals};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
@@ -25,8 +25,8 @@ const SPEC: Spec = Spec::stevens(
 
 fn serve_client(connfd: TcpStream, peer: SocketAddr, a: &Server) -> i32 {
     let (label, peer) = (peer.to_string(), Peer(peer));
-    // The urgent answer queues behind the buffers: server::serve has bounded them
-    // (net::bound_buffers), as for every server connection.
+    // The urgent answer queues behind the buffers: bounded (net::BUFFER) on the listener
+    // before listen, and an accepted socket inherits them, as every server connection.
     let connfd = Arc::new(connfd);
     // The answerer's window with no idle time: (probes + 1) × interval after the last probe.
     let mut mon = Monitor::new(a.timing.answerer(), &label);
@@ -75,5 +75,7 @@ fn not_reading(line: &str, echo: &Writer) -> String {
 }
 
 fn main() {
-    server::main(&SPEC, serve_client)
+    server::main(&SPEC, Refusals::default(), |s, peer, a, _| {
+        serve_client(s, peer, a)
+    })
 }

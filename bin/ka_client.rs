@@ -52,7 +52,7 @@ fn main() {
     }
     // ka_server sends nothing, except one line of why when it turns a client away.
     let mut said = Vec::new();
-    let (ending, result, since) = keepalive::wait_for_end_heard(&s, |b| {
+    let (ending, result, since) = keepalive::wait_for_end(&s, |b| {
         said.extend_from_slice(&b[..b.len().min(512 - said.len().min(512))])
     });
     let mut line = keepalive::describe_end(&ending, &result, since, "server");

@@ -11,7 +11,7 @@
 
 use heartbeat::cli::{Extra, Kind, Server, Spec};
 use heartbeat::error::{say, Peer};
-use heartbeat::held::Held;
+use heartbeat::held::{Held, Ticket};
 use heartbeat::server::Refusals;
 use heartbeat::{cli, keepalive, server};
 use std::net::{SocketAddr, TcpStream};
@@ -22,9 +22,10 @@ const SPEC: Spec = Spec::keepalive(
     "Kernel keepalive server (seed 002's source, seed 001's advice): holds connections, sends nothing; --keepalive probes clients.",
     Kind::Server,
 )
-.with(&[Extra::Keepalive, Extra::UserTimeout]);
+.with(&[Extra::Keepalive, Extra::UserTimeout])
+.at_limit("beyond N held, turn away the idlest to take a newcomer");
 
-fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, held: &Arc<Held>) -> i32 {
+fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, ticket: Ticket) -> i32 {
     let peer = Peer(addr);
     if a.keepalive {
         match keepalive::apply(&s, &a.timing.keepalive(), a.user_timeout) {
@@ -32,9 +33,7 @@ fn serve_client(s: TcpStream, addr: SocketAddr, a: &Server, held: &Arc<Held>) ->
             Err(e) => return peer.fail(&e, "setsockopt failed"),
         }
     }
-    let s = Arc::new(s);
-    let ticket = held.hold(&s, addr);
-    let (ending, result, since) = keepalive::wait_for_end_heard(&s, |_| ticket.hold.heard());
+    let (ending, result, since) = keepalive::wait_for_end(&s, |_| ticket.hold.heard());
     if !ticket.hold.turned_away() {
         peer.say(&keepalive::describe_end(&ending, &result, since, "client"));
     } // else its line was said when it was turned away
@@ -50,13 +49,13 @@ fn main() {
             want.bound().as_secs()
         ));
     }
-    let held = Arc::new(Held::new());
-    let room = Arc::clone(&held);
     let refusals = Refusals {
         tell: true, // ka_client prints what the server said before it closed
-        make_room: Some(Arc::new(move |limit| room.turn_away_idlest(limit))),
+        // At --max-clients the idlest makes room; the accept loop enters each client.
+        held: Some(Arc::new(Held::new())),
     };
-    server::run_with(a, refusals, move |s, addr, a| {
-        serve_client(s, addr, a, &held)
+    server::run(a, refusals, |s, addr, a, ticket| match ticket {
+        Some(t) => serve_client(s, addr, a, t),
+        None => unreachable!("a server with a list of held clients gives every one a ticket"),
     })
 }

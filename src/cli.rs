@@ -72,6 +72,8 @@ pub struct Spec {
     pub whole_seconds: bool,
     /// The extra options this program takes.
     pub extras: &'static [Extra],
+    /// What a server does with clients beyond `--max-clients`, as `--help` says it.
+    pub at_limit: &'static str,
 }
 
 impl Spec {
@@ -86,6 +88,7 @@ impl Spec {
             probes: 3,
             whole_seconds: false,
             extras: &[],
+            at_limit: "refuse clients beyond N at once",
         }
     }
 
@@ -111,6 +114,11 @@ impl Spec {
     /// The same, with these extra options.
     pub const fn with(self, extras: &'static [Extra]) -> Spec {
         Spec { extras, ..self }
+    }
+
+    /// The same, saying `at_limit` for `--max-clients` in `--help`.
+    pub const fn at_limit(self, at_limit: &'static str) -> Spec {
+        Spec { at_limit, ..self }
     }
 }
 
@@ -249,7 +257,8 @@ impl Spec {
         );
         if self.kind == Kind::Server {
             h += "  --once                  serve one client, then exit as the C server does\n";
-            h += "  --max-clients N         refuse clients beyond N at once (default 1024)\n";
+            let what = format!("{} (default {MAX_CLIENTS})", self.at_limit);
+            h += &option("--max-clients N".into(), what);
             h += "  --backlog N             listen backlog (default 5, the C's NLISTEN; raise it for a class)\n";
         }
         for e in self.extras {

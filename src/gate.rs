@@ -25,19 +25,13 @@ const QUIET: Duration = Duration::from_secs(1);
 /// The accepting end of a server, with its descriptor in reserve and its refusal count.
 pub struct Gate {
     /// Send a refused client the reason as one line ([`crate::net::tell`]).
-    pub tell: bool,
+    tell: bool,
     reserve: Option<File>,
     /// In a burst of refusals: its first line is out.
     burst: bool,
     /// Refusals since the burst's last line, and when that line was written.
     pending: usize,
     said_at: Instant,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 /// A descriptor to hold in reserve (Unix; elsewhere sockets are not counted this way).
@@ -58,10 +52,11 @@ fn out_of_descriptors(e: &io::Error) -> bool {
 }
 
 impl Gate {
-    /// A gate for a server of many clients: one descriptor held in reserve.
-    pub fn new() -> Gate {
+    /// A gate for a server of many clients: one descriptor held in reserve; `tell`: send a
+    /// client refused for want of descriptors the reason as one line.
+    pub fn new(tell: bool) -> Gate {
         Gate {
-            tell: false,
+            tell,
             reserve: reserve(),
             burst: false,
             pending: 0,
@@ -74,7 +69,7 @@ impl Gate {
     pub fn plain() -> Gate {
         Gate {
             reserve: None,
-            ..Gate::new()
+            ..Gate::new(false)
         }
     }
 

@@ -21,6 +21,7 @@
 //!   it can come back, where a refused client would only see the door closed.
 
 use crate::error;
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,12 +64,6 @@ pub struct Held {
     entries: Mutex<Vec<Entry>>,
 }
 
-impl Default for Held {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// A connection's place in [`Held`]; leaving it (dropping) takes the connection out.
 pub struct Ticket {
     held: Arc<Held>,
@@ -86,6 +81,7 @@ impl Drop for Ticket {
 
 impl Held {
     /// No connection held yet.
+    #[allow(clippy::new_without_default)] // one way to make it: ka_server's
     pub fn new() -> Held {
         Held {
             epoch: Instant::now(),
@@ -94,56 +90,59 @@ impl Held {
         }
     }
 
-    /// Hold `stream` from `peer` until the ticket is dropped.
-    pub fn hold(self: &Arc<Self>, stream: &Arc<TcpStream>, peer: SocketAddr) -> Ticket {
+    /// Hold `stream` from `peer` until the ticket is dropped, called by the accept loop
+    /// before the connection's thread starts, so that what is counted against `limit` and
+    /// the order of idleness are one list: at `limit` held, the connection idle longest is
+    /// taken out and turned away, telling it why, and the newcomer takes its place.
+    /// `Ok(None)` if `limit` is 0 (a newcomer is then refused, as by the other servers);
+    /// an error if no descriptor is left for the list's copy of the stream.
+    pub fn hold(
+        self: &Arc<Self>,
+        stream: &TcpStream,
+        peer: SocketAddr,
+        limit: usize,
+    ) -> io::Result<Option<Ticket>> {
+        // The list's own handle (a dup), so that it can tell and shut down the connection
+        // while the handler's thread owns the stream.
+        let copy = Arc::new(stream.try_clone()?);
         let hold = Arc::new(Hold {
             epoch: self.epoch,
             last_ms: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
             turned_away: AtomicBool::new(false),
         });
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let entry = Entry {
+        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let victim = if e.len() >= limit {
+            let Some(at) =
+                (0..e.len()).min_by_key(|&i| (e[i].hold.last_ms.load(Ordering::Relaxed), e[i].id))
+            else {
+                return Ok(None);
+            };
+            Some(e.swap_remove(at))
+        } else {
+            None
+        };
+        e.push(Entry {
             id,
             peer,
-            stream: Arc::clone(stream),
+            stream: copy,
             hold: Arc::clone(&hold),
-        };
-        let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        e.push(entry);
+        });
         drop(e);
-        // After `accepted` (said by the accept loop): the handler's thread holds it now.
         log::debug!("{peer}: held, id {id}");
-        Ticket {
+        if let Some(v) = victim {
+            self.turn_away(v, limit);
+        }
+        Ok(Some(Ticket {
             held: Arc::clone(self),
             id,
             hold,
-        }
+        }))
     }
 
-    /// Connections held now.
-    pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether none is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Make room for one more: turn away the connection idle longest, telling it why
-    /// (`limit` held, `--max-clients`), and say so. `false` if none is held (a newcomer is
-    /// then refused, as by the other servers).
-    pub fn turn_away_idlest(&self, limit: usize) -> bool {
-        let victim = {
-            let mut e = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(at) = (0..e.len())
-                .filter(|&i| !e[i].hold.turned_away())
-                .min_by_key(|&i| (e[i].hold.last_ms.load(Ordering::Relaxed), e[i].id))
-            else {
-                return false;
-            };
-            e.swap_remove(at)
-        };
+    /// Turn `victim` (taken out of the list) away, telling it why (`limit` held,
+    /// `--max-clients`), and say so.
+    fn turn_away(&self, victim: Entry, limit: usize) {
         victim.hold.turned_away.store(true, Ordering::Release);
         let now = self.epoch.elapsed().as_millis() as u64;
         let idle = now.saturating_sub(victim.hold.last_ms.load(Ordering::Relaxed));
@@ -154,6 +153,5 @@ impl Held {
         crate::net::tell(&victim.stream, &why);
         let _ = victim.stream.shutdown(Shutdown::Both); // its handler's read returns
         error::say(&format!("{}: {why}", victim.peer));
-        true
     }
 }

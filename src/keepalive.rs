@@ -269,16 +269,11 @@ pub fn apply(
     Ok(lines)
 }
 
-/// Block reading `s` (whatever arrives is dropped) until the kernel ends the connection;
-/// return how, the `read` result, and the time since the last byte (or since the call, when
-/// nothing came). This is the whole life of seed 002's keepalive link.
-pub fn wait_for_end(s: &TcpStream) -> (Ending, io::Result<usize>, Duration) {
-    wait_for_end_heard(s, |_| {})
-}
-
-/// [`wait_for_end`], handing every piece read to `heard` (`ka_server` stamps its clients'
-/// last byte, `ka_client` keeps what a server said before it closed).
-pub fn wait_for_end_heard(
+/// Block reading `s` until the kernel ends the connection, handing every piece read to
+/// `heard` (`ka_server` stamps its clients' last byte, `ka_client` keeps what a server said
+/// before it closed); return how, the `read` result, and the time since the last byte (or
+/// since the call, when nothing came). This is the whole life of seed 002's keepalive link.
+pub fn wait_for_end(
     s: &TcpStream,
     mut heard: impl FnMut(&[u8]),
 ) -> (Ending, io::Result<usize>, Duration) {

@@ -75,15 +75,19 @@
 //! assert!(matches!(mon.next_event(), Event::Dead));     // idle + 2 × interval: dead
 //! ```
 
+mod cover;
+mod probe;
+
 pub use crate::conn::{Input, Link, Op};
 use crate::conn::{Notify, Shared, READER_STACK};
 use crate::oob;
 use crate::reader::{read_bytes, read_messages, Echo};
 pub use crate::reader::{Reading, Verdict};
-use crate::sys::send_now;
 pub use crate::writer::{Sink, Writer};
+use cover::Cover;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use log::debug;
+pub use probe::Heartbeat;
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
@@ -147,17 +151,6 @@ pub enum Event {
     Dead,
 }
 
-/// What a prober sends on each probe.
-#[derive(Debug)]
-pub enum Heartbeat {
-    /// Bytes on a socket, sent without waiting: `send( s, &msg, sizeof( msg ), 0 )`
-    /// (`hb_client`), `send( shb, "", 1, 0 )` (`hb_client1`).
-    Bytes(Arc<TcpStream>, Vec<u8>),
-    /// An urgent byte, queued ahead of all data on the connection's writer:
-    /// `send( fd, "1", 1, MSG_OOB )` (`hb_client_oob`).
-    Urgent(Writer, u8),
-}
-
 /// A per-connection heartbeat monitor. See the module documentation.
 pub struct Monitor {
     config: Config,
@@ -170,14 +163,13 @@ pub struct Monitor {
     readers: usize,
     /// How readers carry out [`Verdict::Echo`].
     echo: Echo,
-    covering: Option<Arc<TcpStream>>,
-    /// The covering reader's read timeout: it wakes this monitor that long after a read.
-    early: Duration,
+    /// The covering reader, if one wakes this monitor early ([`cover`]).
+    cover: Cover,
     threads: Vec<JoinHandle<()>>,
     stop: Option<Sender<()>>,
     stop_rx: Receiver<()>,
     heartbeat: Option<Heartbeat>,
-    /// The tail of a heartbeat message the send buffer did not take whole.
+    /// The tail of a heartbeat message the send buffer did not take whole ([`probe`]).
     unsent: Vec<u8>,
     seen: u64,
     deadline: Instant,
@@ -200,8 +192,7 @@ impl Monitor {
             streams: Vec::new(),
             readers: 0,
             echo: Echo::Now,
-            covering: None,
-            early: Duration::ZERO,
+            cover: Cover::default(),
             threads: Vec::new(),
             stop: Some(stop),
             stop_rx,
@@ -228,7 +219,13 @@ impl Monitor {
         stream: &Arc<TcpStream>,
         reading: Reading,
     ) -> io::Result<()> {
-        self.cover(stream, &reading)?;
+        let answerer = matches!(self.config.rule, Rule::Answerer { .. });
+        let fits = answerer
+            && self.readers == 0
+            && matches!(self.echo, Echo::Now)
+            && !matches!(reading, Reading::Urgent { .. });
+        let window = self.config.first_window();
+        self.cover.cover(stream, fits, window, &self.shared)?;
         let s = Arc::clone(stream);
         self.streams.push(Arc::clone(stream));
         self.readers += 1;
@@ -270,35 +267,6 @@ impl Monitor {
         self.echo = Echo::Paced { gap, burst, stop };
     }
 
-    /// An answerer with one reader that reads and echoes lets that reader's blocking `read`
-    /// wake the monitor before the window ends, as the C `select` does: the monitor then
-    /// sleeps without a timer while traffic flows, instead of waking at every deadline that
-    /// traffic has already moved (about 0.7 wakes per heartbeat). The read timeout is only an
-    /// early wake-up, never the deadline: the kernel keeps socket timeouts on its timer wheel,
-    /// which rounds them up by as much as 1/8 (2 s for a 16 s timeout at HZ = 250), so it is
-    /// chosen to fire before the deadline even rounded up (`early_wake`), and the monitor
-    /// waits out the exact rest with `park_timeout` (a futex: an hrtimer). A second reader
-    /// (`hb_server1`) ends it: the monitor keeps every deadline itself.
-    fn cover(&mut self, stream: &Arc<TcpStream>, reading: &Reading) -> io::Result<()> {
-        let fits = matches!(self.echo, Echo::Now) && !matches!(reading, Reading::Urgent { .. });
-        let early = early_wake(self.config.first_window());
-        if cfg!(unix)
-            && self.readers == 0
-            && fits
-            && matches!(self.config.rule, Rule::Answerer { .. })
-            && early.is_some()
-        {
-            self.early = early.unwrap_or_default();
-            stream.set_read_timeout(early)?;
-            self.shared.set_cover(true);
-            self.covering = Some(Arc::clone(stream));
-        } else if let Some(first) = self.covering.take() {
-            self.shared.set_cover(false);
-            first.set_read_timeout(None)?;
-        }
-        Ok(())
-    }
-
     /// Start a writer thread on `sink` that lives as long as this monitor.
     pub fn writer(&mut self, sink: Sink) -> io::Result<Writer> {
         if let Sink::Socket(s) = &sink {
@@ -308,51 +276,6 @@ impl Monitor {
         let (w, h) = Writer::spawn(name, sink, self.notify(), self.stop_rx.clone())?;
         self.threads.push(h);
         Ok(w)
-    }
-
-    /// What [`send_heartbeat`](Self::send_heartbeat) sends.
-    pub fn heartbeat(&mut self, heartbeat: Heartbeat) {
-        self.heartbeat = Some(heartbeat);
-    }
-
-    /// Send the heartbeat for the current probe without waiting; `true` if it went (or, for
-    /// an urgent byte, is first in line). One the send buffer cannot take now (the peer is
-    /// not reading) stays unanswered, with a debug line; the part of a message that did not
-    /// fit goes first next time, so the stream stays whole. An error is the C `send failure`.
-    ///
-    /// An urgent byte goes only when the previous one has been answered and this side has
-    /// read up to the answer's mark: TCP keeps one urgent mark per connection, and a new
-    /// mark that overtakes the reader turns the old urgent byte into normal data (see
-    /// [`crate::oob`]). The tick still counts.
-    pub fn send_heartbeat(&mut self) -> io::Result<bool> {
-        let n = self.missed;
-        let whole = match &self.heartbeat {
-            None => return Ok(false),
-            Some(Heartbeat::Urgent(..)) if self.shared.urgent_out() => {
-                debug!(
-                    "{}: probe #{n} not sent: the last urgent exchange is not complete (one urgent mark)",
-                    self.label
-                );
-                return Ok(false);
-            }
-            Some(Heartbeat::Urgent(w, c)) => {
-                // Out before it is queued: the reader may clear it as soon as it is.
-                self.shared.set_urgent_out(true);
-                let queued = w.urgent(*c);
-                if !queued {
-                    self.shared.set_urgent_out(false);
-                }
-                queued
-            }
-            Some(Heartbeat::Bytes(s, bytes)) => send_whole(s, &mut self.unsent, bytes)?,
-        };
-        if !whole {
-            debug!(
-                "{}: heartbeat #{n} not sent: no room to send (the peer is not reading); it counts as unanswered",
-                self.label
-            );
-        }
-        Ok(whole)
     }
 
     /// `heartbeats = 0; tv.tv_sec = T1;` — a sign of life came at `at`.
@@ -386,7 +309,7 @@ impl Monitor {
                 // select( …, &tv ): until the covering reader's early wake, then (or without
                 // a covering reader) a timer of our own for the exact rest of the window.
                 let left = self.deadline - now;
-                let woken_early = left <= self.config.first_window().saturating_sub(self.early);
+                let woken_early = self.cover.woken_early(self.config.first_window(), left);
                 if self.missed == 0 && self.shared.covered() && !woken_early {
                     thread::park();
                 } else {
@@ -407,34 +330,6 @@ impl Monitor {
     }
 }
 
-/// The read timeout that wakes an answerer's monitor before a window of `window` ends: the
-/// timer wheel may fire a socket timeout `t` as late as `t + t/8` plus a tick or two (4 ms
-/// each at HZ = 250, 10 ms at HZ = 100), so `t = (window - 30 ms - window/100) × 8/9` fires
-/// at least 30 ms less two ticks, and 1 % of the window, before the deadline: room for the
-/// reader's and the monitor's wake-ups on a loaded machine. It must still outlast the
-/// heartbeat period for the monitor to sleep through it: the client's heartbeat comes every
-/// T1, the window is T1 + T2, so it does when T2 > T1/7 + 30 ms or so (the article's 60/10:
-/// 61.6 s > 60 s). `None` below 100 ms, where the monitor keeps the time itself.
-fn early_wake(window: Duration) -> Option<Duration> {
-    let ticks = Duration::from_millis(30);
-    (window >= Duration::from_millis(100)).then(|| (window - ticks - window / 100) * 8 / 9)
-}
-
-/// Send `bytes` on `s` without waiting, after what is left of the previous heartbeat in
-/// `unsent`; `true` if all of `bytes` went.
-fn send_whole(s: &TcpStream, unsent: &mut Vec<u8>, bytes: &[u8]) -> io::Result<bool> {
-    if !unsent.is_empty() {
-        let n = send_now(s, unsent)?;
-        unsent.drain(..n);
-        if !unsent.is_empty() {
-            return Ok(false);
-        }
-    }
-    let n = send_now(s, bytes)?;
-    unsent.extend_from_slice(&bytes[n..]);
-    Ok(n == bytes.len())
-}
-
 impl Drop for Monitor {
     fn drop(&mut self) {
         for s in &self.streams {
@@ -448,30 +343,5 @@ impl Drop for Monitor {
             let _ = t.join();
         }
         debug!("{}: monitor ended, readers and writers joined", self.label);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::early_wake;
-    use std::time::Duration;
-
-    /// The early wake-up, rounded up as the timer wheel may (1/8, and two 10 ms ticks), still
-    /// fires before the deadline at every length; and it outlasts the article's heartbeat
-    /// period (T1 = 60 s in a 70 s window), so traffic at the article's timings wakes nobody.
-    #[test]
-    fn early_wake_fires_before_the_deadline_at_every_length() {
-        assert_eq!(early_wake(Duration::from_millis(99)), None);
-        for ms in [
-            100, 300, 1_000, 3_000, 16_000, 70_000, 3_600_000, 86_400_000,
-        ] {
-            let w = Duration::from_millis(ms);
-            let t = early_wake(w).unwrap();
-            let worst = t + t / 8 + Duration::from_millis(20);
-            assert!(worst < w, "{w:?}: the wake-up may come at {worst:?}");
-            assert!(w - worst >= w / 100, "{w:?}: room {:?}", w - worst);
-        }
-        assert!(early_wake(Duration::from_secs(70)).unwrap() > Duration::from_secs(60));
-        assert!(early_wake(Duration::from_secs(2)).unwrap() > Duration::from_secs(1));
     }
 }

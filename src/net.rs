@@ -101,6 +101,8 @@ fn resolve_host(host: &str) -> io::Result<IpAddr> {
 /// `socket( AF_INET, SOCK_STREAM, 0 )`, with the buffers bounded ([`BUFFER`]) before it
 /// connects or listens: every socket of every program, so the window offered in the
 /// handshake is already the bounded one, and a listener's accepted sockets inherit it.
+#[doc(alias = "SO_SNDBUF")]
+#[doc(alias = "SO_RCVBUF")]
 fn tcp_socket(addr: &SocketAddr) -> io::Result<Socket> {
     let s = Socket::new(
         Domain::for_address(*addr),
@@ -229,8 +231,9 @@ pub fn accept_within(
 
 /// What each of a connection's buffers may hold; the kernel doubles the asked 32 KiB to
 /// 64 KiB, room for 32 of the largest message (`msg_t`, 2004 bytes). Every socket a program
-/// makes gets it ([`tcp_client`], [`connect_within`], the listeners of [`tcp_server`], whose
-/// accepted sockets inherit it, and [`bound_buffers`] again after `accept`), for two reasons:
+/// makes gets it before `connect` or `listen` (`tcp_socket`, for [`tcp_client`],
+/// [`connect_within`] and the listeners of [`tcp_server`], whose accepted sockets inherit
+/// it), for two reasons:
 /// - kernel memory: left to autotuning, a client that sends but stops reading pins up to
 ///   `tcp_wmem`'s maximum (4 MiB by default) in the server's send queue and up to
 ///   `tcp_rmem`'s (6 MiB) in its receive queue, until the connection ends;
@@ -240,26 +243,12 @@ pub fn accept_within(
 ///   in to reach an urgent mark.
 pub const BUFFER: usize = 32 * 1024;
 
-/// Give `s` send and receive buffers of [`BUFFER`].
-#[doc(alias = "SO_SNDBUF")]
-#[doc(alias = "SO_RCVBUF")]
-pub fn bound_buffers(s: &TcpStream) -> io::Result<()> {
-    let s = socket2::SockRef::from(s);
-    s.set_send_buffer_size(BUFFER)?;
-    s.set_recv_buffer_size(BUFFER)
-}
-
 /// Send `PROG: reason\n` to a client being turned away, without waiting: a line is far
 /// less than any send buffer, and a client whose buffer is full gets nothing rather than
 /// being waited for. Only for protocols that carry text to a client that shows it.
 pub fn tell(s: &TcpStream, reason: &str) {
     let line = format!("{}: {reason}\n", crate::error::program_name());
-    #[cfg(unix)]
-    let _ = socket2::SockRef::from(s).send_with_flags(line.as_bytes(), libc::MSG_DONTWAIT);
-    // Winsock has no MSG_DONTWAIT; nothing is queued on a socket turned away before it has
-    // been served, nor on ka_server's, which never sends, so a short line goes at once.
-    #[cfg(not(unix))]
-    let _ = std::io::Write::write(&mut &*s, line.as_bytes());
+    let _ = crate::sys::send_now(s, line.as_bytes());
 }
 
 /// What the peer sent before it closed, when it did close, read without waiting: `Some`
@@ -283,34 +272,14 @@ pub fn parting_words(s: &TcpStream) -> Option<String> {
     closed.then(|| String::from_utf8_lossy(&buf[..got]).trim().to_string())
 }
 
-/// `getsockopt( s, IPPROTO_TCP, TCP_INFO )`, with the length the kernel filled in.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn tcp_info(s: &TcpStream) -> Option<(libc::tcp_info, usize)> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: a zeroed tcp_info is valid; getsockopt writes at most `len` bytes into it.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: getsockopt on our socket into the struct above, its size in `len`.
-    let rc = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some((info, len as usize))
-}
-
 /// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
 /// `false` where the system does not say. A server that closes before sending anything has
 /// most likely refused the client (`--max-clients`, out of descriptors).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn received_nothing(s: &TcpStream) -> bool {
+fn received_nothing(s: &TcpStream) -> bool {
     // Segments that carried data; tcpi_bytes_received counts the FIN's sequence number too.
     let known = std::mem::offset_of!(libc::tcp_info, tcpi_data_segs_in) + 4;
-    tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
+    crate::sys::tcp_info(s).is_some_and(|(info, len)| len >= known && info.tcpi_data_segs_in == 0)
 }
 
 /// Whether the connection on `s`, still open here, ended by a reset (Linux: `TCP_INFO`'s
@@ -320,7 +289,7 @@ pub fn received_nothing(s: &TcpStream) -> bool {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn was_reset(s: &TcpStream) -> bool {
     const TCP_CLOSE: u8 = 7; // <netinet/tcp.h>
-    tcp_info(s).is_some_and(|(info, _)| info.tcpi_state == TCP_CLOSE)
+    crate::sys::tcp_info(s).is_some_and(|(info, _)| info.tcpi_state == TCP_CLOSE)
 }
 
 /// Whether the connection ended by a reset: not known here (no `TCP_INFO`), so `false`.
@@ -330,7 +299,7 @@ pub fn was_reset(_: &TcpStream) -> bool {
 }
 
 /// `line` (`server terminated`, `recv failure: …`) with the likely cause when the server
-/// never sent a byte before the end ([`received_nothing`]): `server terminated (refused?
+/// never sent a byte before the end (`received_nothing`): `server terminated (refused?
 /// the server closed before sending anything)`. A server that ends a client it has served
 /// has sent it something (an echo, an answer), so the article's words stay as they are then.
 pub fn naming_refusal(s: &TcpStream, line: &str) -> String {
@@ -343,7 +312,7 @@ pub fn naming_refusal(s: &TcpStream, line: &str) -> String {
 
 /// Whether the peer never sent a byte on `s`: not known here (no `TCP_INFO`), so `false`.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn received_nothing(_: &TcpStream) -> bool {
+fn received_nothing(_: &TcpStream) -> bool {
     false
 }
 
@@ -400,5 +369,51 @@ mod tests {
         assert_eq!(lookup_service_in(SERVICES, "hbdemo", "tcp"), Some(9000));
         assert_eq!(lookup_service_in(SERVICES, "hbdemo", "udp"), None);
         assert_eq!(lookup_service_in(SERVICES, "WorldWideWeb", "tcp"), None);
+    }
+
+    /// A connection `peer` ends by sending `bytes` then closing, seen from the other end
+    /// once its FIN has arrived (Linux: CLOSE_WAIT; elsewhere after a moment).
+    fn ended_after(bytes: &[u8], close: bool) -> (TcpStream, TcpStream) {
+        use std::io::Write;
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (here, _) = l.accept().unwrap();
+        peer.write_all(bytes).unwrap();
+        if close {
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        let mut seen = [0u8; 1024];
+        while here.peek(&mut seen).unwrap() < bytes.len() {}
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if close {
+            const TCP_CLOSE_WAIT: u8 = 8; // <netinet/tcp.h>
+            let t0 = std::time::Instant::now();
+            while crate::sys::tcp_info(&here).unwrap().0.tcpi_state != TCP_CLOSE_WAIT {
+                assert!(t0.elapsed().as_secs() < 5, "no FIN after 5 s");
+                std::thread::yield_now();
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        (here, peer)
+    }
+
+    #[test]
+    fn parting_words_are_a_short_last_line_before_the_close() {
+        let (here, _peer) = ended_after(b"x\n", true);
+        assert_eq!(parting_words(&here).as_deref(), Some("x"));
+        // More than a line (600 bytes) before the close: data, not a refusal.
+        let (here, _peer) = ended_after(&[b'y'; 600], true);
+        assert_eq!(parting_words(&here), None);
+        // Still open: nothing to say yet, and the socket is left blocking.
+        let (here, _peer) = ended_after(b"x\n", false);
+        assert_eq!(parting_words(&here), None);
+        here.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let t0 = std::time::Instant::now();
+        let r = std::io::Read::read(&mut &here, &mut [0u8; 8]);
+        assert!(r.is_err(), "{r:?}");
+        let waited = t0.elapsed();
+        assert!(waited.as_millis() >= 40, "the read waited only {waited:?}");
     }
 }

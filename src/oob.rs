@@ -101,7 +101,8 @@ pub(crate) fn read_loop(
     }
 }
 
-/// [`read_loop`]'s work: `Ok` when it handed EOF to `data` or `data`'s writer has ended.
+/// [`read_loop`]'s work: `Ok` when it handed EOF (or a reset the writer met) to `data`,
+/// or `data`'s writer has ended.
 fn urgent_first(
     s: &TcpStream,
     answer: Option<&Writer>,
@@ -170,6 +171,23 @@ fn urgent_first(
         // A read stops before the mark: the next turn of the loop finds it there.
         let room = HELD - held.len();
         let n = match (&*s).read(&mut buf[..room]) {
+            // The kernel reports a reset once, to whichever call meets it first: when the
+            // writer's send took it, this read sees only an end of file. The connection's
+            // state (TCP_CLOSE, not CLOSE_WAIT after a FIN) says which it was. Said after
+            // the data before it, as an end of file is. Not after our own half-close: the
+            // peer's FIN then ends the connection in TIME_WAIT, which Linux keeps apart
+            // from the socket, and the socket says TCP_CLOSE after an orderly end too.
+            Ok(0) if !to.shared.half_closed() && crate::net::was_reset(s) => {
+                if !held.is_empty() {
+                    data.data(held);
+                }
+                data.then(Input::Failed {
+                    link: Link::Data,
+                    op: Op::Recv,
+                    error: crate::error::reset(),
+                });
+                return Ok(());
+            }
             Ok(0) => {
                 if !held.is_empty() {
                     data.data(held);

@@ -133,6 +133,7 @@ fn echo_now(to: &Notify, mut s: &TcpStream, bytes: &[u8]) -> io::Result<()> {
 /// asm.space().copy_from_slice(&wire[1000..]);
 /// assert_eq!(asm.filled(1004), Some(Message::heartbeat())); // a whole message
 /// ```
+#[doc(alias = "recv")]
 pub struct MessageAssembler {
     buf: [u8; MSG_LEN],
     got: usize,

@@ -14,7 +14,7 @@
 //! which the C client reads and drops) the client is first sent the reason as one line,
 //! `PROG: refused: …`; in a `msg_t` stream (`hb_server`) or an echo (`hb_server_oob`) a line
 //! of text would be taken for data, so those clients only see the close and name the likely
-//! cause themselves. `ka_server` makes room instead ([`Refusals::make_room`], see
+//! cause themselves. `ka_server` makes room instead ([`Refusals::held`], see
 //! [`crate::held`]). The same happens when the
 //! process nears `vm.max_map_count` (65 530 by default): every thread costs 4 memory maps
 //! (stack, guard page, signal stack, guard page), so a server of two threads per client holds
@@ -22,6 +22,7 @@
 
 use crate::cli::{self, Server, Spec};
 use crate::gate::Gate;
+use crate::held::{Held, Ticket};
 use crate::{error, net};
 use log::debug;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -49,62 +50,45 @@ pub struct Refusals {
     /// Send the client the reason as one text line before closing (`PROG: refused: …`):
     /// only where the protocol carries text to a client that shows it.
     pub tell: bool,
-    /// At `--max-clients`, make room instead of refusing: called with the limit, it returns
-    /// whether it ended a connection to take the newcomer (`ka_server`, [`crate::held`]).
-    pub make_room: Option<Arc<dyn Fn(usize) -> bool + Send + Sync>>,
+    /// At `--max-clients`, make room instead of refusing (`ka_server`, [`crate::held`]):
+    /// the accept loop puts every client in this list before its thread starts, and hands
+    /// the handler its [`Ticket`]; the list, not the threads still running, is what counts
+    /// against the limit.
+    pub held: Option<Arc<Held>>,
 }
 
 /// Every server's `main`: parse the arguments, `s = tcp_server( NULL, argv[ 1 ] )`, serve
-/// each client with `handle`, and exit (with `--once`, with the client's status).
-pub fn main<F>(spec: &Spec, handle: F) -> !
+/// each client with `handle`, refusing clients as `refusals` says, and exit (with `--once`,
+/// with the client's status).
+pub fn main<F>(spec: &Spec, refusals: Refusals, handle: F) -> !
 where
-    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
 {
-    run(cli::server(spec), handle)
-}
-
-/// [`main`], refusing clients as `refusals` says.
-pub fn main_with<F>(spec: &Spec, refusals: Refusals, handle: F) -> !
-where
-    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
-{
-    run_with(cli::server(spec), refusals, handle)
+    run(cli::server(spec), refusals, handle)
 }
 
 /// [`main`] with the arguments already parsed.
-pub fn run<F>(a: Server, handle: F) -> !
+pub fn run<F>(a: Server, refusals: Refusals, handle: F) -> !
 where
-    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
-{
-    run_with(a, Refusals::default(), handle)
-}
-
-/// [`run`], refusing clients as `refusals` says.
-pub fn run_with<F>(a: Server, refusals: Refusals, handle: F) -> !
-where
-    F: Fn(TcpStream, SocketAddr, &Server) -> i32 + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr, &Server, Option<Ticket>) -> i32 + Send + Sync + 'static,
 {
     let s = net::tcp_server_backlog(None, &a.port, a.backlog)
         .unwrap_or_else(|e| error::die(Some(&e), ""));
     let (once, max) = (a.once, a.max_clients);
-    let status = serve_with(s, once, max, refusals, move |c, peer| handle(c, peer, &a));
+    let status = serve(s, once, max, refusals, move |c, peer, t| {
+        handle(c, peer, &a, t)
+    });
     error::exit(status)
 }
 
-/// Accept clients on `listener` and run `handle(stream, peer)` for each; `handle` returns
-/// the status the C program would have exited with when that client ended.
+/// Accept clients on `listener` and run `handle(stream, peer, ticket)` for each (`ticket`:
+/// its place in [`Refusals::held`], if the server holds a list); `handle` returns the status
+/// the C program would have exited with when that client ended. Clients it cannot serve are
+/// refused as `refusals` says.
 ///
 /// With `once`, serve the first client on this thread and return its status. Otherwise
 /// never return: each client gets a thread, at most `max_clients` at once.
-pub fn serve<F>(listener: TcpListener, once: bool, max_clients: usize, handle: F) -> i32
-where
-    F: Fn(TcpStream, SocketAddr) -> i32 + Send + Sync + 'static,
-{
-    serve_with(listener, once, max_clients, Refusals::default(), handle)
-}
-
-/// [`serve`], refusing clients as `refusals` says.
-pub fn serve_with<F>(
+pub fn serve<F>(
     listener: TcpListener,
     once: bool,
     max_clients: usize,
@@ -112,13 +96,16 @@ pub fn serve_with<F>(
     handle: F,
 ) -> i32
 where
-    F: Fn(TcpStream, SocketAddr) -> i32 + Send + Sync + 'static,
+    F: Fn(TcpStream, SocketAddr, Option<Ticket>) -> i32 + Send + Sync + 'static,
 {
     let handle = Arc::new(handle);
     let map_limit = read_proc("/proc/sys/vm/max_map_count", None);
     let active = Arc::new(AtomicUsize::new(0));
-    let mut gate = if once { Gate::plain() } else { Gate::new() };
-    gate.tell = refusals.tell;
+    let mut gate = if once {
+        Gate::plain()
+    } else {
+        Gate::new(refusals.tell)
+    };
     // Said once the server holds all it holds while idle (the gate's reserve descriptor
     // too): tests and the lab take this line as "ready" and count threads and descriptors.
     if let Ok(addr) = listener.local_addr() {
@@ -144,25 +131,34 @@ where
         };
         let peer = net::canonical(peer);
         debug!("{peer}: accepted");
-        if let Err(e) = net::bound_buffers(&stream) {
-            debug!("{peer}: SO_SNDBUF/SO_RCVBUF not set: {e}");
-        }
-        if once {
-            return handle(stream, peer);
-        }
-        if let Some(limit) = map_limit.filter(|&l| near_map_limit(l)) {
+        if let Some(limit) = map_limit.filter(|&l| near_map_limit(l) && !once) {
             let why = format!("no room for more threads (vm.max_map_count {limit})");
             refuse(stream, peer, why);
             continue;
         }
-        let full = active.load(Ordering::SeqCst) >= max_clients;
-        if full && !refusals.make_room.as_ref().is_some_and(|f| f(max_clients)) {
-            refuse(
-                stream,
-                peer,
-                format!("{max_clients} clients already (--max-clients)"),
-            );
-            continue;
+        let full = format!("{max_clients} clients already (--max-clients)");
+        let ticket = match &refusals.held {
+            // One list counts and orders the held clients, filled here, before the
+            // client's thread starts (`ka_server`).
+            Some(held) => match held.hold(&stream, peer, max_clients) {
+                Ok(Some(t)) => Some(t),
+                Ok(None) => {
+                    refuse(stream, peer, full);
+                    continue;
+                }
+                Err(e) => {
+                    refuse(stream, peer, format!("cannot hold it: {e}"));
+                    continue;
+                }
+            },
+            None if !once && active.load(Ordering::SeqCst) >= max_clients => {
+                refuse(stream, peer, full);
+                continue;
+            }
+            None => None,
+        };
+        if once {
+            return handle(stream, peer, ticket);
         }
         active.fetch_add(1, Ordering::SeqCst);
         let guard = Active(active.clone());
@@ -172,7 +168,7 @@ where
             .stack_size(CONNECTION_STACK)
             .spawn(move || {
                 let _guard = guard;
-                let status = h(stream, peer);
+                let status = h(stream, peer, ticket);
                 debug!("{peer}: connection ended (status {status})");
             });
         if let Err(e) = spawned {

@@ -159,6 +159,7 @@ impl Queue {
 
 /// Write one finished line (with its `\n`) to stderr without waiting: queued, or dropped and
 /// counted when [`LINES`] lines are already waiting.
+#[doc(alias = "fprintf")]
 pub fn line(bytes: Vec<u8>) {
     match queue() {
         Some(q) => q.push(bytes, Duration::ZERO),

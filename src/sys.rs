@@ -6,10 +6,11 @@
 //! | function | system call | used by |
 //! | --- | --- | --- |
 //! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, bounded `accept`s |
-//! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes |
+//! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes, a refusal's line ([`crate::net::tell`]) |
 //! | [`send_urgent`] | `send(…, MSG_OOB)` | the OOB writer |
 //! | `recv_urgent` | `recv(…, MSG_OOB)` | the OOB reader |
 //! | `at_mark` | `ioctl(SIOCATMARK)`, i.e. `sockatmark` | the OOB reader |
+//! | `tcp_info` | `getsockopt(IPPROTO_TCP, TCP_INFO)` (Linux) | how a connection ended ([`crate::net::was_reset`]), whether a server sent anything |
 //! | `default_sigpipe`, `raise_sigpipe` | `signal(SIGPIPE, SIG_DFL)`, `raise(SIGPIPE)` | a program whose output pipe closed |
 //!
 //! ## `ready`: `select` on one socket with a timeout
@@ -263,6 +264,28 @@ pub(crate) fn recv_urgent(s: &TcpStream) -> io::Result<Option<u8>> {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::InvalidInput) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `getsockopt( s, IPPROTO_TCP, TCP_INFO )`, with the length the kernel filled in; `None`
+/// if the call failed.
+#[doc(alias = "TCP_INFO")]
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn tcp_info(s: &TcpStream) -> Option<(libc::tcp_info, usize)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a zeroed tcp_info is valid; getsockopt writes at most `len` bytes into it.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt on our socket into the struct above, its size in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0).then_some((info, len as usize))
 }
 
 /// `ioctl(fd, SIOCATMARK)` (`<linux/sockios.h>`; on macOS `_IOR('s', 7, int)`).

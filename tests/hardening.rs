@@ -324,7 +324,7 @@ fn a_panic_in_one_connection_does_not_take_the_server_down() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
-        heartbeat::server::serve(listener, false, 16, |mut s, peer| {
+        heartbeat::server::serve(listener, false, 16, Default::default(), |mut s, peer, _| {
             let name = std::thread::current().name().unwrap_or("").to_string();
             assert_eq!(name, format!("monitor {peer}"));
             let mut b = [0u8; 5];

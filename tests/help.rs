@@ -49,3 +49,24 @@ fn every_program_aligns_its_help() {
         );
     }
 }
+
+/// `--max-clients` says what each server does at its limit: the others refuse newcomers,
+/// `ka_server` turns away the connection idle longest (`heartbeat::held`).
+#[test]
+fn max_clients_says_what_each_server_does_at_its_limit() {
+    for (prog, want, not) in [
+        ("hb_server", "refuse clients beyond N", "idlest"),
+        ("hb_server1", "refuse clients beyond N", "idlest"),
+        ("hb_server_oob", "refuse clients beyond N", "idlest"),
+        ("ka_server", "turn away the idlest", "refuse"),
+    ] {
+        let out = std::process::Command::new(common::procs::bin(prog))
+            .arg("--help")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().find(|l| l.contains("--max-clients"));
+        let line = line.unwrap_or_else(|| panic!("{prog}: no --max-clients:\n{text}"));
+        assert!(line.contains(want) && !line.contains(not), "{prog}: {line}");
+    }
+}

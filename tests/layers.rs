@@ -95,12 +95,44 @@ fn a_cycle_is_found_where_there_is_one() {
     );
 }
 
+/// A module split into a directory (`src/monitor.rs` and `src/monitor/*.rs`) is one module:
+/// a use in its submodule closes a cycle as one in the module itself would.
+#[test]
+fn a_cycle_through_a_submodule_is_found() {
+    let src = std::env::temp_dir().join(format!("layers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(src.join("monitor")).unwrap();
+    let write = |path: &str, text: &str| std::fs::write(src.join(path), text).unwrap();
+    write("conn.rs", "use std::io;\n");
+    write("server.rs", "use crate::monitor::Monitor;\n");
+    write("monitor.rs", "mod cover;\nuse crate::conn::Shared;\n");
+    write(
+        "monitor/cover.rs",
+        "use crate::monitor::Rule;\n// crate::server\n",
+    );
+    let g = graph(&src);
+    assert_eq!(g["monitor"], ["conn"], "{g:?}");
+    assert_eq!(cycle(&g), None, "{g:?}");
+    write("monitor/cover.rs", "use crate::server::Refusals;\n");
+    let g = graph(&src);
+    let _ = std::fs::remove_dir_all(&src);
+    assert_eq!(
+        cycle(&g),
+        Some(vec!["monitor".into(), "server".into(), "monitor".into()]),
+        "{g:?}"
+    );
+}
+
 #[test]
 fn src_has_no_import_cycle() {
     let g = graph(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
     assert!(
         g["reader"].contains(&"conn".to_string()),
         "the parse sees uses: {g:?}"
+    );
+    assert!(
+        g["monitor"].contains(&"conn".to_string()) && g["monitor"].contains(&"sys".to_string()),
+        "the parse sees the uses of src/monitor/: {g:?}"
     );
     assert_eq!(cycle(&g), None, "{g:?}");
 }
