@@ -20,8 +20,12 @@ pub fn never(
     if matches!(s.fate.as_str(), "busy-gone" | "partition" | "gone") {
         return crate::kernel::suspended(r, srv, notes);
     }
-    let conn = exchange::opened(segs, srv).first().copied();
-    let kernel_stream = conn.and_then(|c| Stream::of(segs, &c));
+    // Keepalive's connection is the first one opened; the application's is its heartbeat link.
+    let kernel_stream = s
+        .is_kernel()
+        .then(|| exchange::opened(segs, srv).first().copied())
+        .flatten()
+        .and_then(|c| Stream::of(segs, &c));
     let st = if s.is_kernel() {
         kernel_stream.as_ref()
     } else {

@@ -154,16 +154,19 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
     let link = exchange::heartbeat_link(segs, srv, r.log.listener_port(), s.pair == "hb1");
     let stream = link.and_then(|c| Stream::of(segs, &c));
     let sent = r.log.sent();
-    if app {
-        let st = stream
-            .as_ref()
-            .ok_or("the heartbeat link is not in the capture")?;
-        let x = Exchange {
+    // The application heartbeat's exchange, rebuilt once for every rule below.
+    let exchange = match (app, stream.as_ref()) {
+        (false, _) => None,
+        (true, None) => return Err("the heartbeat link is not in the capture".into()),
+        (true, Some(st)) => Some(Exchange {
             stream: st,
             sent: &sent,
             size: size(&s.pair),
             fault,
-        };
+        }),
+    };
+    if let Some(x) = &exchange {
+        let st = x.stream;
         notes.push(format!(
             "heartbeat link: the log sent {}, the wire carried {} B of them ({} segments, {} re-sent), the server answered {} times",
             sent.len(),
@@ -221,17 +224,9 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
                 }
                 return Ok(());
             }
-            if app {
-                let st = stream.as_ref().ok_or("no heartbeat link")?;
-                let x = Exchange {
-                    stream: st,
-                    sent: &sent,
-                    size: size(&s.pair),
-                    fault,
-                };
-                silent_server(r, &x, d, lo, hi, notes)
-            } else {
-                crate::kernel::gone(r, srv, d, notes)
+            match &exchange {
+                Some(x) => silent_server(r, x, d, lo, hi, notes),
+                None => crate::kernel::gone(r, srv, d, notes),
             }
         }
         Expect::FalseDeaths(_) => Ok(()),
