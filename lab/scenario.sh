@@ -86,10 +86,14 @@ case $FATE in
                 hb=$(sed -n 's/.*heartbeat listener on .*:\([0-9]*\)$/\1/p' "$OUT/client.log")
                 [ -n "$hb" ] && fw -A INPUT -p tcp --sport "$hb" -j REJECT --reject-with tcp-reset ;;
       partition|busy-gone) wire cut ;;
-      flap)     # the cut takes the next exchange in flight: it starts 50 ms before it
-                at=$("$LAB_BIN/hb_lab" --next-exchange "$OUT") || at=$(now)
-                sleep "$(awk "BEGIN { d = $at - 0.05 - $(now); print (d > 0 ? d : 0) }")"
-                now >"$OUT/fault.at"; wire cut; sleep "$flap"; wire mend ;;
+      flap)     # the wire cuts from the next TCP frame, the exchange in flight, for FLAP s
+                wire flap "$flap"   # (lab/src/cut.rs); the fault is when the wire says it began
+                for _ in $(seq 400); do
+                  at=$(sed -n 's/.*flap: the cut began at \([0-9.]*\) .*/\1/p' "$OUT/wire.log")
+                  [ -n "$at" ] && break; sleep 0.05
+                done
+                [ -n "$at" ] || { at=$(now); wire mend; }   # none in 20 s: the row says cut 0
+                echo "$at" >"$OUT/fault.at" ;;
       *) echo "unknown fate: $FATE"; exit 2 ;;
     esac
     # Watch for twice the longest bound and a second (hb_lab computes it from the settings).

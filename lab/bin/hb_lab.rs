@@ -13,7 +13,7 @@ const USAGE: &str = "usage: hb_lab [--out LAB_DIR] RUN_DIR|LAB_DIR...   (analyse
        hb_lab --watch SETTINGS   (seconds a run watches after its fault)
        hb_lab --check-knobs      (the knobs in the environment: exit 2 on a bad one)
        hb_lab --pairs FATE       (the pairs that meet FATE)
-       hb_lab --next-exchange RUN_DIR   (when the client's next exchange leaves)";
+";
 
 fn fail(msg: &str) -> ! {
     eprintln!("hb_lab: {msg}\n{USAGE}");
@@ -48,25 +48,6 @@ fn main() {
                 std::process::exit(2)
             }
         },
-        // lab/scenario.sh, for a flap: when the client's next exchange leaves.
-        Some("--next-exchange") => {
-            let dir = Path::new(args.get(1).map_or(".", String::as_str));
-            let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap_or_default();
-            let s = lab::expect::Settings::parse(&read("settings"));
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            match lab::expect::next_exchange(&s, &lab::Log::read(&read("client.log")), now) {
-                Some(t) => {
-                    println!("{t:.6}");
-                    std::process::exit(0)
-                }
-                None => {
-                    eprintln!("hb_lab: --next-exchange: no exchange in the log yet");
-                    std::process::exit(1)
-                }
-            }
-        }
         Some("--pairs") => match args.get(1) {
             Some(fate) if lab::FATES.contains(&fate.as_str()) => {
                 println!("{}", lab::knobs::pairs_of(fate).join(" "));

@@ -1,6 +1,6 @@
 //! `hb_wire IF_A IF_B` — the lab's wire (issue 11): copies every Ethernet frame between two
 //! interfaces with `delay ± jitter`, `loss`, and a cut, like `tc netem` where the kernel has
-//! no `sch_netem`. Commands on standard input: `cut`, `mend`, `delay MS [JITTER]`,
+//! no `sch_netem`. Commands on standard input: `cut`, `mend`, `flap SECONDS`, `delay MS [JITTER]`,
 //! `loss PERCENT`, `stats`; at end of input it prints its counts (passed, lost, cut, dropped:
 //! by its 1000-frame queues, by the kernel, by a refused send) and exits. See lab/src/wire.rs.
 
@@ -10,7 +10,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 fn usage() -> ! {
-    eprintln!("usage: hb_wire [-t] IF_A IF_B   (commands on stdin: cut, mend, delay MS [JITTER_MS], loss PERCENT, stats)");
+    eprintln!("usage: hb_wire [-t] IF_A IF_B   (commands on stdin: cut, mend, flap SECONDS, delay MS [JITTER_MS], loss PERCENT, stats)");
     std::process::exit(2)
 }
 

@@ -160,9 +160,17 @@ pub struct Exchange<'a> {
     pub fault: f64,
 }
 
+/// `F+0.365 s`: `dt` seconds from the fault, as the notes give it. A segment the capture saw
+/// a few microseconds before the wire stamped the flap it began is at `F+0.000 s`, not
+/// `F-0.000 s`.
+pub fn from_fault(dt: f64) -> String {
+    let dt = if dt.abs() < 0.0005 { 0.0 } else { dt };
+    format!("F{dt:+.3} s")
+}
+
 impl Exchange<'_> {
     fn rel(&self, t: f64) -> String {
-        format!("F{:+.3} s", t - self.fault)
+        from_fault(t - self.fault)
     }
 
     /// Whether heartbeat `k` was written behind unacknowledged bytes.
@@ -266,4 +274,15 @@ pub fn longest_silence(times: &[f64], from: f64, to: f64) -> (f64, f64) {
     at.windows(2)
         .map(|w| (w[1] - w[0], w[0]))
         .fold((0.0, from), |a, b| if b.0 > a.0 { b } else { a })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_from_the_fault_never_say_minus_zero() {
+        use super::from_fault;
+        assert_eq!(from_fault(-0.000_04), "F+0.000 s");
+        assert_eq!(from_fault(0.365), "F+0.365 s");
+        assert_eq!(from_fault(-0.4), "F-0.400 s");
+    }
 }

@@ -9,24 +9,6 @@
 
 pub use crate::settings::Settings;
 
-/// When the client's next exchange leaves after `now` (Unix seconds), from its log: hb and
-/// hb1 send a heartbeat `idle` after the last answer, oob ticks every `interval`, the
-/// kernel probes `idle` after the connection and after each answered probe (its timer
-/// wheel sends a probe some 50 ms late, measured here). `lab/scenario.sh` cuts a flap there,
-/// so that the cut takes an exchange in flight.
-pub fn next_exchange(s: &Settings, log: &crate::Log, now: f64) -> Option<f64> {
-    let (start, period) = match s.pair.as_str() {
-        "oob" => (*log.sent().last()?, s.interval),
-        _ if s.is_kernel() => (log.keepalive_on()? + 0.05, s.idle),
-        _ => (log.last_answer(now)?, s.idle),
-    };
-    let mut next = start + period;
-    while next < now + 0.1 {
-        next += period;
-    }
-    Some(next)
-}
-
 /// Statistical fates: whether false deaths are expected.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Deaths {

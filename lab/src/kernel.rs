@@ -166,8 +166,8 @@ pub fn suspended(r: &Run, srv: Ipv4Addr, notes: &mut Vec<String>) -> Result<(), 
         .reduce(f64::max)
         .ok_or("the server never answered on the wire")?;
     notes.push(format!(
-        "last segment from the server at F{:+.3} s",
-        last - fault
+        "last segment from the server at {}",
+        crate::exchange::from_fault(last - fault)
     ));
     let client_after = || segs.iter().filter(|x| x.src.0 != srv && x.at > fault);
     let probes = client_after()

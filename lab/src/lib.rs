@@ -22,6 +22,7 @@
 //! | [`runs`] | the folders: one per `make lab` invocation, a run's files, what is written where |
 //! | [`json`] | a small JSON reader, for `hb_lab grade` |
 //! | [`grade`] | `hb_lab grade`: a student's `lab.json` against the expectation for its settings |
+//! | [`cut`] | the wire's cut: for good, or a flap that begins with the next exchange |
 //! | [`wire`] | `hb_wire`'s machinery: a cable with delay, loss and a cut where netem is missing |
 //!
 //! What each pair is expected to notice when its
@@ -38,6 +39,7 @@
 
 pub mod alive;
 pub mod capture;
+pub mod cut;
 pub mod deaths;
 pub mod events;
 pub mod exchange;

@@ -14,7 +14,6 @@
 //! | [`URGENT_ANSWER`] `debug: urgent byte '1' from the server` | hb_client_oob | an answer from the server |
 //! | [`LISTENER`] `debug: heartbeat listener on ADDR:PORT` | hb_client1 | the heartbeat link's port (`lab/scenario.sh`, rebooted) |
 //! | [`LISTENING`] `debug: listening on ADDR` | every server | the server is ready (`lab/scenario.sh`) |
-//! | [`KEEPALIVE`] `keepalive on: …` | ka_client | the kernel's keepalive is set |
 //! | [`SINCE`] `…, S s after the last byte` | ka_client's ending | the kernel's measure of its silence |
 //! | [`ENDINGS`] | every client | the line that ends a client's watch |
 
@@ -32,8 +31,6 @@ pub const URGENT_ANSWER: &str = "from the server";
 pub const LISTENER: &str = "debug: heartbeat listener on ";
 /// A server ready to accept.
 pub const LISTENING: &str = "debug: listening on ";
-/// ka_client's keepalive settings, once set.
-pub const KEEPALIVE: &str = "keepalive on";
 /// ka_client's ending, with the kernel's silence.
 pub const SINCE: &str = " s after the last byte";
 
@@ -126,11 +123,6 @@ impl Log {
         self.events
             .iter()
             .find_map(|(_, x)| x.strip_prefix(LISTENER)?.rsplit(':').next()?.parse().ok())
-    }
-
-    /// When ka_client set its keepalive (Unix seconds): the connection's start.
-    pub fn keepalive_on(&self) -> Option<f64> {
-        self.times(|x| x.starts_with(KEEPALIVE)).first().copied()
     }
 }
 

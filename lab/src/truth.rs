@@ -70,7 +70,7 @@ impl Run<'_> {
                 "{:.3} s after the client started (no fault)",
                 t - self.fault
             ),
-            _ => format!("F{:+.3} s", t - self.fault),
+            _ => crate::exchange::from_fault(t - self.fault),
         }
     }
 }

@@ -16,7 +16,8 @@
 //! are, too large and with a wrong checksum.
 //!
 //! Commands, one per line on standard input, each acknowledged on standard error (with `-t`
-//! stamps): `cut`, `mend`, `delay MS [JITTER_MS]`, `loss PERCENT`, `stats`. At end of input the
+//! stamps): `cut`, `mend`, `flap SECONDS` (a cut that begins with the next TCP frame and ends
+//! by itself: [`crate::cut`]), `delay MS [JITTER_MS]`, `loss PERCENT`, `stats`. At end of input the
 //! wire prints its counts and exits.
 //!
 //! As honest as netem about what it loses: each direction holds at most [`LIMIT`] frames
@@ -26,9 +27,10 @@
 //! counted (`kernel`), and so are frames the kernel refused to send (`send`). Every count is
 //! in each `stats` line and the last one: `passed`, `lost` (at random), `cut`, `dropped`.
 
+use crate::cut::Cut;
 use std::collections::BinaryHeap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,8 +43,8 @@ pub struct Settings {
     pub jitter_us: AtomicU64,
     /// Loss, in millionths (10 % = 100 000).
     pub loss_ppm: AtomicU64,
-    /// Cut: every frame is lost, those already on the wire too.
-    pub cut: AtomicBool,
+    /// Cut (for good, or a flap's): every frame is lost, those already on the wire too.
+    pub cut: Cut,
     /// Frames passed, lost at random, lost to the cut.
     pub passed: AtomicU64,
     /// Frames lost at random.
@@ -72,8 +74,11 @@ impl Settings {
                 .ok_or_else(|| format!("{}: needs a number, not {:?}", words[0], words.get(i)))
         };
         match words.first().copied() {
-            Some("cut") => self.cut.store(true, Relaxed),
-            Some("mend") => self.cut.store(false, Relaxed),
+            Some("cut") => self.cut.set(true),
+            Some("mend") => self.cut.set(false),
+            Some("flap") => self
+                .cut
+                .arm(Duration::try_from_secs_f64(num(1)?).map_err(|e| format!("flap: {e}"))?),
             Some("delay") => {
                 let jitter = if words.len() > 2 { num(2)? } else { 0.0 };
                 self.delay_us.store((num(1)? * 1000.0) as u64, Relaxed);
@@ -85,7 +90,7 @@ impl Settings {
             Some("stats") => {}
             Some(w) => {
                 return Err(format!(
-                    "unknown command {w:?} (cut, mend, delay, loss, stats)"
+                    "unknown command {w:?} (cut, mend, flap, delay, loss, stats)"
                 ))
             }
             None => return Err("empty command".into()),
@@ -107,7 +112,7 @@ impl Settings {
             ms(&self.delay_us),
             ms(&self.jitter_us),
             self.loss_ppm.load(Relaxed) as f64 / 10_000.0,
-            if self.cut.load(Relaxed) { "cut" } else { "up" },
+            self.cut.describe(),
             self.passed.load(Relaxed),
             self.lost.load(Relaxed),
             self.cut_lost.load(Relaxed),
@@ -175,9 +180,14 @@ impl Dice {
     }
 }
 
-/// When a frame read now leaves, or `None` when it is lost.
-pub fn schedule(s: &Settings, dice: &mut Dice, now: Instant) -> Option<Instant> {
-    if s.cut.load(Relaxed) {
+/// When a frame read now leaves, or `None` when it is lost. The frame that begins a flap
+/// says so on standard error (see [`crate::cut`]).
+pub fn schedule(s: &Settings, dice: &mut Dice, now: Instant, frame: &[u8]) -> Option<Instant> {
+    let (cut, began) = s.cut.at_read(now, frame);
+    if let Some(b) = began {
+        heartbeat::error::say(&b.line());
+    }
+    if cut {
         s.cut_lost.fetch_add(1, Relaxed);
         return None;
     }
@@ -252,7 +262,7 @@ pub fn carry(
         loop {
             match from.recv(&mut buf) {
                 Ok(Some(n)) => {
-                    if let Some(at) = schedule(&settings, &mut dice, Instant::now()) {
+                    if let Some(at) = schedule(&settings, &mut dice, Instant::now(), &buf[..n]) {
                         if !admit(&settings, &held) {
                             continue;
                         }
@@ -297,7 +307,7 @@ pub fn carry(
                 break;
             };
             queued.fetch_sub(1, Relaxed);
-            if s.cut.load(Relaxed) {
+            if s.cut.at_send(Instant::now()) {
                 s.cut_lost.fetch_add(1, Relaxed); // on the wire when it was cut
                 continue;
             }

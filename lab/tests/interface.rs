@@ -125,7 +125,6 @@ fn every_program_prints_what_the_lab_reads() {
     assert!(l.end().is_some(), "hb_client_oob: no ending line");
     let ka = ["--idle", "1", "--interval", "1", "--probes", "1"];
     let l = client_log("ka_client", "ka_server", &ka, 0.5);
-    assert!(l.keepalive_on().is_some(), "no '{}'", output::KEEPALIVE);
     let (_, end) = l.end().expect("ka_client: an ending line");
     assert!(end.contains(output::SINCE), "ka_client: {end}");
 }
