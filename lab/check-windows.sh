@@ -104,7 +104,17 @@ pair() {
         start "$cside" "$client" "${timing[@]}" 127.0.0.1 "$port"
     fi
     local cli=$pid c="$log/$client.$cside"
-    sleep 4 # Wine takes up to a second to start
+    # Wait for the exchange (Wine takes a second or more to start, longer under load): six
+    # heartbeats or urgent bytes sent (and oob's echo complete), at most 20 s.
+    local want='sending heartbeat #1'
+    [ "$name" = oob ] && want='sending urgent byte'
+    for _ in $(seq 200); do
+        if [ "$(grep -c "$want" "$c" 2>/dev/null)" -ge 6 ]; then
+            [ "$name" != oob ] && break
+            [ "$(wc -l <"$log/$client.$cside.out" 2>/dev/null)" -ge 20000 ] && break
+        fi
+        sleep 0.1
+    done
     local sent answered verdict=ok note
     if [ "$name" = oob ]; then
         sent=$(grep -c 'sending urgent byte' "$c")
@@ -179,6 +189,29 @@ verdict=ok
 { [ "$st" = 1 ] && [ -n "$t" ] && [ -n "$t0" ] && [ "$(echo "$t - $t0 <= 1.25 + 0.5" | bc)" = 1 ]; } || verdict=FAIL
 row hb1 "win client, no connection back" "status $st after $(echo "${t:-0} - ${t0:-0}" | bc) s: $line" "$verdict"
 [ $verdict = ok ] || fail
+
+# hb_client1.exe turned away while it waits for the connection back: a Linux hb_server1
+# that takes one client refuses the next with a line on sdata and closes it. The wait (one
+# select on the listener and sdata, Winsock's here) must end at once with the reason.
+start linux hb_server1 --idle 0.5 --interval 0.25 --max-clients 1 0
+srv=$pid
+port=$(port_of "$log/hb_server1.linux")
+start linux hb_client1 --idle 0.5 --interval 0.25 127.0.0.1 "$port"
+first=$pid
+for _ in $(seq 100); do grep -q 'accepted' "$log/hb_server1.linux" && break; sleep 0.1; done
+start win hb_client1 --idle 0.5 --interval 0.25 127.0.0.1 "$port"
+cli=$pid
+wait_exit "$cli" 12
+kill -KILL "$srv" "$cli" "$first" 2>/dev/null
+{ wait "$srv" "$cli" "$first"; } 2>/dev/null
+said='it said: hb_server1: refused: 1 clients already (--max-clients)'
+line=$(grep -m1 -F "$said" "$log/hb_client1.win" | sed 's/^\[ *[0-9.]*\] //')
+t=$(stamp "$log/hb_client1.win" "$said")
+t0=$(stamp "$log/hb_client1.win" 'heartbeat listener on')
+verdict=ok
+{ [ "$st" = 1 ] && [ -n "$t" ] && [ -n "$t0" ] && [ "$(echo "$t - $t0 <= 0.5" | bc)" = 1 ]; } || verdict=FAIL
+row hb1 "win client, refused while waiting" "status $st after $(echo "${t:-0} - ${t0:-0}" | bc) s: $line" "$verdict"
+[ $verdict = ok ] || { fail; tail -5 "$log/hb_client1.win" | sed 's/^/      /'; }
 
 # ka_client.exe: what it sets, reads back and reports, and how a killed server ends it.
 start linux ka_server 0

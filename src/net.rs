@@ -184,48 +184,26 @@ pub fn canonical(peer: SocketAddr) -> SocketAddr {
     }
 }
 
-/// `accept` with a time limit: the next connection, or `None` when `limit` passes first.
-/// `SO_RCVTIMEO` bounds `accept` on Linux only; macOS and Windows ignore it there, so this
-/// waits in [`crate::sys::ready`] and accepts without blocking (a connection reset while
-/// waiting in the queue is skipped, not waited for). The accepted socket blocks.
+/// `accept` without waiting: the next connection in the queue, or `None` when there is none
+/// (or it was reset while it waited). The listener stays blocking; the accepted socket
+/// blocks.
 #[doc(alias = "accept")]
-pub fn accept_within(
-    listener: &TcpListener,
-    limit: std::time::Duration,
-) -> io::Result<Option<(TcpStream, SocketAddr)>> {
-    use crate::sys::{ready, Events};
-    let end = std::time::Instant::now() + limit;
-    let want = Events {
-        read: true,
-        ..Events::default()
-    };
+pub fn accept_now(listener: &TcpListener) -> io::Result<Option<(TcpStream, SocketAddr)>> {
     listener.set_nonblocking(true)?;
-    let got = loop {
-        let left = end.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            break None;
-        }
-        if !ready(socket2::SockRef::from(listener), want, Some(left))?.read {
-            continue;
-        }
-        match listener.accept() {
-            Ok(conn) => break Some(conn),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
-            Err(e) => {
-                listener.set_nonblocking(false)?;
-                return Err(e);
-            }
-        }
-    };
+    let got = listener.accept();
     listener.set_nonblocking(false)?;
     match got {
         // Accepted sockets inherit non-blocking mode on BSD and Windows.
-        Some((s, peer)) => s.set_nonblocking(false).map(|()| Some((s, peer))),
-        None => Ok(None),
+        Ok((s, peer)) => s.set_nonblocking(false).map(|()| Some((s, peer))),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 

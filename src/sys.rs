@@ -5,7 +5,8 @@
 //!
 //! | function | system call | used by |
 //! | --- | --- | --- |
-//! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, bounded `accept`s |
+//! | [`ready`] | `poll` (Linux), `select` (macOS urgent data, Windows) | the OOB reader, `hb_server1`'s port handshake, a Windows send |
+//! | [`readable`] | `poll` on two descriptors (Windows: `select`) | `hb_client1`'s wait for `shb`, watching `sdata` |
 //! | `send_now` | `send(…, MSG_DONTWAIT)` (Windows: `select`, then `send`) | the prober's heartbeat, echoes, a refusal's line ([`crate::net::tell`]) |
 //! | [`send_urgent`] | `send(…, MSG_OOB)` | the OOB writer |
 //! | `recv_urgent` | `recv(…, MSG_OOB)` | the OOB reader |
@@ -17,7 +18,7 @@
 //!
 //! The `select(maxfd + 1, &readmask, NULL, NULL, &tv)` of seed 000's loops, for the places
 //! the port still needs it: the OOB reader's wait for urgent data (Stevens' `sig_urg`,
-//! [`crate::oob`]), `hb_client1`'s bounded `accept`, `hb_server1`'s port handshake
+//! [`crate::oob`]), `hb_server1`'s port handshake
 //! ([`crate::readn::readn_until`]), and a send that must not wait for room (Windows). Its
 //! timeout is an hrtimer on Linux (exact to the millisecond it is given in), unlike a
 //! socket's `SO_RCVTIMEO`, which the kernel's timer wheel rounds up by as much as 1/8.
@@ -213,6 +214,86 @@ mod imp {
             write: want.write && w.fd_count > 0,
             urgent: want.urgent && x.fd_count > 0,
         })
+    }
+}
+
+/// Which of two sockets is readable (data, an end of file, an error, or on a listener a
+/// connection to accept) within `timeout`: both false when it passes. The two-descriptor
+/// `select( maxfd1, &readfd, NULL, NULL, &tv )` of seed 000's loops, for `hb_client1`'s wait
+/// for the connection back while the server may close `sdata`. `EINTR` is retried.
+#[doc(alias = "select")]
+#[doc(alias = "poll")]
+pub fn readable(a: SockRef<'_>, b: SockRef<'_>, timeout: Duration) -> io::Result<(bool, bool)> {
+    loop {
+        match imp_two::readable(&a, &b, timeout) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+#[cfg(unix)]
+mod imp_two {
+    use socket2::SockRef;
+    use std::io;
+    use std::os::fd::AsRawFd;
+    use std::time::Duration;
+
+    /// `poll` on two descriptors for reading (macOS's `poll` reports reading well).
+    pub(super) fn readable(
+        a: &SockRef<'_>,
+        b: &SockRef<'_>,
+        timeout: Duration,
+    ) -> io::Result<(bool, bool)> {
+        let pfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut fds = [pfd(a.as_raw_fd()), pfd(b.as_raw_fd())];
+        // SAFETY: two valid pollfds, count 2; the descriptors outlive the call.
+        if unsafe { libc::poll(fds.as_mut_ptr(), 2, super::poll_ms(Some(timeout))) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let any = libc::POLLIN | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL;
+        Ok((fds[0].revents & any != 0, fds[1].revents & any != 0))
+    }
+}
+
+#[cfg(windows)]
+mod imp_two {
+    use socket2::SockRef;
+    use std::io;
+    use std::os::windows::io::AsRawSocket;
+    use std::time::Duration;
+    use windows_sys::Win32::Networking::WinSock::{
+        select, WSAGetLastError, FD_SET, SOCKET, SOCKET_ERROR, TIMEVAL,
+    };
+
+    /// Winsock `select` with both sockets in `readfds`; it leaves there those that are ready.
+    pub(super) fn readable(
+        a: &SockRef<'_>,
+        b: &SockRef<'_>,
+        timeout: Duration,
+    ) -> io::Result<(bool, bool)> {
+        let (sa, sb) = (a.as_raw_socket() as SOCKET, b.as_raw_socket() as SOCKET);
+        let mut r = FD_SET {
+            fd_count: 2,
+            ..Default::default()
+        };
+        r.fd_array[..2].copy_from_slice(&[sa, sb]);
+        let tv = TIMEVAL {
+            tv_sec: timeout.as_secs().min(i32::MAX as u64) as i32,
+            tv_usec: timeout.subsec_micros() as i32,
+        };
+        // SAFETY: an FD_SET and a TIMEVAL we own, valid for the call; nfds is ignored.
+        let rc = unsafe { select(0, &mut r, std::ptr::null_mut(), std::ptr::null_mut(), &tv) };
+        if rc == SOCKET_ERROR {
+            // SAFETY: no preconditions.
+            return Err(io::Error::from_raw_os_error(unsafe { WSAGetLastError() }));
+        }
+        let left = &r.fd_array[..r.fd_count as usize];
+        Ok((left.contains(&sa), left.contains(&sb)))
     }
 }
 

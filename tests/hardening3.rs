@@ -663,7 +663,7 @@ fn a_refused_client_says_it_was_probably_refused() {
             "hb_server1",
             "hb_client1",
             &["--idle", "0.5", "--interval", "0.2", "--probes", "1"][..],
-            "; the server closed sdata: hb_server1: refused: 1 clients already (--max-clients)",
+            "; it said: hb_server1: refused: 1 clients already (--max-clients)",
         ),
     ] {
         use common::procs::{server as start_server, Prog};

@@ -265,3 +265,86 @@ fn a_chatty_local_service_is_not_fed_its_own_bytes() {
     let (_, line) = srv.expect_line("on the heartbeat link", S);
     assert!(line.contains("byte 0x32"), "{line}"); // '2' of "220"
 }
+
+/// Issue 21, item 7: while hb_client1 waits for the connection back it watches `sdata`, as
+/// the C's loop does once it has `shb`. A server that closes `sdata` (with a reason or
+/// without) or resets it there ends the wait at once with the C's line, not after the whole
+/// bound (idle 2 + 2 × 1 = 4 s here) with `accept failure: no heartbeat connection …`.
+#[test]
+fn the_wait_for_the_connection_back_watches_sdata() {
+    use std::time::Instant;
+    // (the line's start, its end, how the fake server ends sdata)
+    type Case = (&'static str, &'static str, fn(TcpStream));
+    let cases: [Case; 4] = [
+        (
+            "server terminated (sdata) (refused? the server closed before connecting back)",
+            "",
+            drop,
+        ),
+        (
+            "server terminated (sdata); it said: hb_server1: refused: out of descriptors",
+            "",
+            |mut s| {
+                s.write_all(b"hb_server1: refused: out of descriptors\n")
+                    .unwrap();
+                drop(s)
+            },
+        ),
+        ("recv failure: ", "", |s| {
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(s) // a reset
+        }),
+        (
+            "recv failure: ",
+            "; it said: hb_server1: refused: 1 clients already",
+            |mut s| {
+                s.write_all(b"hb_server1: refused: 1 clients already\n")
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(100)); // read before the reset
+                socket2::SockRef::from(&s)
+                    .set_linger(Some(Duration::ZERO))
+                    .unwrap();
+                drop(s)
+            },
+        ),
+    ];
+    for (want, tail, end) in cases {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port().to_string();
+        let args = [
+            "--idle",
+            "2",
+            "--interval",
+            "1",
+            "--probes",
+            "2",
+            "127.0.0.1",
+            &p,
+        ];
+        let mut cli = Prog::start("hb_client1", &args);
+        let (mut sdata, _) = l.accept().unwrap();
+        let mut port = [0u8; 2];
+        sdata.read_exact(&mut port).unwrap(); // the port handshake; never connect back
+        let t = Instant::now();
+        end(sdata);
+        assert_eq!(cli.wait_exit(S), Some(1), "{}", cli.dump());
+        let took = t.elapsed();
+        let said = cli.said();
+        let last = said.last().map(String::as_str).unwrap_or("");
+        assert!(
+            last.starts_with(&format!("hb_client1: {want}")) && last.ends_with(tail),
+            "said {last:?}, want {want:?}…{tail:?}\n{}",
+            cli.dump()
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "{want}: ended after {took:?}, not at once"
+        );
+        if cfg!(target_os = "linux") && want == "recv failure: " {
+            let reset = "recv failure: Connection reset by peer (104)";
+            assert!(last == format!("hb_client1: {reset}{tail}"), "{last}");
+        }
+    }
+}

@@ -28,7 +28,8 @@
 //!   tick before it) `interval` apart, the first `idle` after the last exchange, the line at
 //!   the bound after it; while data waits, no probe at all, the data re-sent, and with a
 //!   user timeout the line that long after the oldest unacknowledged byte went out;
-//! * behind a NAT (hb1, nat-idle): no connection from the server reaches the client.
+//! * behind a NAT (hb1, nat-idle): no connection from the server reaches the client; the
+//!   server says why on `sdata` and closes it, and the client's line follows its FIN.
 //!
 //! The statistical fates are checked in [`crate::deaths`].
 
@@ -127,9 +128,34 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
             .iter()
             .filter(from_server)
             .any(|x| x.has(SYN) && !x.has(crate::capture::ACK));
-        return match back {
-            false => Ok(()),
-            true => Err("a connection from the server reached the client".into()),
+        if back {
+            return Err("a connection from the server reached the client".into());
+        }
+        // It said why on sdata and closed it; the client's line follows the FIN.
+        let fin = segs
+            .iter()
+            .filter(from_server)
+            .find(|x| x.has(FIN))
+            .ok_or("the server never closed sdata (no FIN from it)")?;
+        if !segs
+            .iter()
+            .filter(from_server)
+            .any(|x| x.len > 0 && x.at <= fin.at)
+        {
+            return Err(
+                "the server closed sdata without a word (no data from it before its FIN)".into(),
+            );
+        }
+        notes.push(format!(
+            "the server said why on sdata and closed it (FIN) at {}",
+            r.at(fin.at)
+        ));
+        return match death {
+            Some(d) if d + 0.005 < fin.at => Err(format!(
+                "the client ended {:.3} s before the server's FIN",
+                fin.at - d
+            )),
+            _ => Ok(()),
         };
     }
     // No server data after the fault where no server is left to send it.

@@ -199,6 +199,13 @@ fn the_answer_key_holds_on_real_runs() {
             .unwrap_or_else(|| panic!("no '{what}' in hb1-nat-idle's server.log:\n{srv}"))
     };
     assert!(at("shb connect error") - at("accepted") < 0.05, "{srv}");
+    // … and its client, watching sdata, ends at once with the server's reason.
+    let row = lab.row("hb1-nat-idle");
+    assert!(
+        row.contains("server terminated (sdata); it said: hb_server1: shb connect error")
+            && num(row, "measured_s") < 0.3,
+        "LAB.md exercise 9: {row}"
+    );
     // 11. The answer's setting gives no false death; a tighter one is not claimed.
     let a = answer(11);
     assert!(a.contains("--interval 0.5 --probes 3"), "{a}");
