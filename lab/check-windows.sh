@@ -30,11 +30,20 @@ x86_64-w64-mingw32-gcc -O2 -shared -o "$W/bcryptprimitives.dll" lab/windows/bcry
 export WINEPREFIX="$PWD/target/wineprefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 log=$(mktemp -d)
 pids=()
+ws=
 cleanup() {
     for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+    [ -n "$ws" ] && { kill -TERM "$ws" 2>/dev/null; wait "$ws" 2>/dev/null; }
     rm -rf "$log"
 }
 trap cleanup EXIT
+# One wineserver for the whole check, kept alive between programs (-p): left to itself it
+# exits when its last program does, and a program started while it shuts down can fail
+# with nothing said (WINEDEBUG=-all) — a CI run under load lost a row that way. -w first
+# waits for one still lingering from an earlier check.
+wineserver -w 2>/dev/null
+wineserver -f -p 2>/dev/null &
+ws=$!
 wine "$W/hb_client.exe" --version >/dev/null 2>&1 # makes the Wine prefix on the first run
 
 failed=0
@@ -188,7 +197,7 @@ t0=$(stamp "$log/hb_client1.win" 'heartbeat listener on')
 verdict=ok
 { [ "$st" = 1 ] && [ -n "$t" ] && [ -n "$t0" ] && [ "$(echo "$t - $t0 <= 1.25 + 0.5" | bc)" = 1 ]; } || verdict=FAIL
 row hb1 "win client, no connection back" "status $st after $(echo "${t:-0} - ${t0:-0}" | bc) s: $line" "$verdict"
-[ $verdict = ok ] || fail
+[ $verdict = ok ] || { fail; tail -8 "$log/hb_client1.win" "$log/ka_server.linux" | sed 's/^/      /'; }
 
 # hb_client1.exe turned away while it waits for the connection back: a Linux hb_server1
 # that takes one client refuses the next with a line on sdata and closes it. The wait (one
