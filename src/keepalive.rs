@@ -88,7 +88,7 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// The system-wide defaults, from the system's own source ([`os`]): on Linux
+/// The system-wide defaults, from the system's own source (`keepalive/os.rs`): on Linux
 /// `/proc/sys/net/ipv4/tcp_keepalive_{time,intvl,probes}`.
 #[doc(alias = "tcp_keepalive_time")]
 pub fn system_defaults() -> io::Result<Defaults> {
@@ -157,7 +157,7 @@ pub fn enable(s: &TcpStream, want: &Settings) -> io::Result<Option<String>> {
     }
 }
 
-/// Set `TCP_USER_TIMEOUT` (Linux; [`os::USER_TIMEOUT`] elsewhere): the longest sent data may
+/// Set `TCP_USER_TIMEOUT` (Linux; `os::USER_TIMEOUT` elsewhere): the longest sent data may
 /// stay unacknowledged.
 pub fn set_user_timeout(s: &TcpStream, timeout: Duration) -> io::Result<()> {
     os::set_user_timeout(s, timeout)

@@ -8,7 +8,7 @@
 //! once, holding their threads and descriptors past their deaths and turning honest clients
 //! away as `--max-clients` fills up with connections that cannot end.
 //!
-//! So no connection's thread writes to stderr. [`line`] puts the finished line (its `-t`
+//! So no connection's thread writes to stderr. [`line()`] puts the finished line (its `-t`
 //! stamp taken when it was said) on a bounded queue of [`LINES`] lines and returns at once;
 //! one writer thread, started with the first line, writes them in order, each with one
 //! `write`. When the queue is full the line is dropped and counted, and the next line that
@@ -167,7 +167,7 @@ pub fn line(bytes: Vec<u8>) {
     }
 }
 
-/// [`line`] for a program's last line: waits up to [`EXIT_WAIT`] for room.
+/// [`line()`] for a program's last line: waits up to [`EXIT_WAIT`] for room.
 pub fn last(bytes: Vec<u8>) {
     match queue() {
         Some(q) => q.push(bytes, EXIT_WAIT),

@@ -20,7 +20,7 @@
 //! loss probe (~10 ms), then by the retransmission timer, 200 ms and doubling; the message is
 //! late when every try up to the deadline is lost. The estimates are sums over cycles: the
 //! low one both ends without the Nagle hold; the high one with it, and the client's side
-//! with the slow first timer of a connection whose handshake lost a segment ([`SLOW_RTO`]).
+//! with the slow first timer of a connection whose handshake lost a segment (`SLOW_RTO`).
 
 /// Expected false deaths in one run.
 #[derive(Clone, Copy, Debug, PartialEq)]
