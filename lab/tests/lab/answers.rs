@@ -323,6 +323,19 @@ fn lab_md_expected_table_is_what_the_lab_printed() {
             _ if dm.contains(" in ") => {
                 let n = |m: &str| m.split(' ').next().unwrap().parse::<u32>().unwrap();
                 assert_eq!(n(&dm) == 0, n(&pm) == 0, "{why}");
+                // The line is the first death's, whichever side declared it: the client's
+                // `connection dead`, or `server terminated` when the server did first.
+                assert_eq!(part(d, 51, 72), part(p, 51, 72), "{why}");
+                for l in [part(d, 72, 400), part(p, 72, 400)] {
+                    let deaths = ["connection dead", "server terminated"];
+                    let ok = if n(&pm) == 0 {
+                        l == "-"
+                    } else {
+                        deaths.contains(&l.as_str())
+                    };
+                    assert!(ok, "{why}");
+                }
+                continue;
             }
             _ => assert_eq!(dm, pm, "{why}"),
         }
