@@ -19,13 +19,6 @@ use std::time::{Duration, Instant};
 #[cfg(target_os = "linux")]
 const S: Duration = Duration::from_secs(10);
 
-#[cfg(target_os = "linux")]
-/// A free port on 127.0.0.1 (bound and let go: the program then takes it).
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    l.local_addr().expect("local addr").port()
-}
-
 /// A program whose stderr is a pipe of one page that nobody reads: the pipe fills within
 /// the first lines and every later write to it would block. Killed when dropped.
 #[cfg(target_os = "linux")]
@@ -100,14 +93,33 @@ impl Stuck {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// `hb_server ARGS… PORT` on a free port with its stderr stuck, once it takes clients.
+    /// `hb_server ARGS… 0` with its stderr stuck, once it takes clients: its port from its
+    /// `listening on` line, the one line read before the pipe is left to fill (a free port
+    /// found first could be taken by a parallel test before the server bound it: a CI run
+    /// saw `nothing listens on …`).
     fn hb_server(args: &[&str]) -> (Stuck, u16) {
         raise_fd_limit();
-        let port = free_port();
-        let p = port.to_string();
         let mut all = args.to_vec();
-        all.push(&p);
-        let srv = Stuck::start("hb_server", &all);
+        all.push("0");
+        let mut srv = Stuck::start("hb_server", &all);
+        let end = Instant::now() + S;
+        let mut said = String::new();
+        let port = loop {
+            said += &srv.read_for(Duration::from_millis(50));
+            let port = said.lines().find_map(|l| {
+                l.split_once("listening on ")?
+                    .1
+                    .rsplit(':')
+                    .next()?
+                    .parse()
+                    .ok()
+            });
+            match port {
+                Some(p) if said.ends_with('\n') => break p,
+                _ if Instant::now() > end => panic!("hb_server never said it listens:\n{said}"),
+                _ => {}
+            }
+        };
         drop(connect_when_up(port));
         (srv, port)
     }
