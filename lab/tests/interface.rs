@@ -25,16 +25,13 @@ fn build_the_port() {
     assert!(c.status().unwrap().success(), "cargo build -p heartbeat");
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// A server started with `RUST_LOG=debug`, once it printed the lab's readiness line.
-fn server(prog: &str, opts: &[&str], port: u16) -> Child {
+/// A server started with `RUST_LOG=debug` on port 0, once it printed the lab's readiness
+/// line, and the port that line names (a free port found first could be taken by a
+/// parallel test before the server bound it: a CI run saw it).
+fn server(prog: &str, opts: &[&str]) -> (Child, u16) {
     let mut c = Command::new(bin(prog))
         .args(opts)
-        .arg(port.to_string())
+        .arg("0")
         .env("RUST_LOG", "debug")
         .stderr(Stdio::piped())
         .spawn()
@@ -47,10 +44,12 @@ fn server(prog: &str, opts: &[&str], port: u16) -> Child {
         if err.read_line(&mut line).unwrap_or(0) == 0 {
             break;
         }
-        if line.contains(output::LISTENING) {
+        if let Some((_, addr)) = line.trim_end().split_once(output::LISTENING) {
+            let port = addr.rsplit(':').next().and_then(|p| p.parse().ok());
+            let port = port.unwrap_or_else(|| panic!("{prog}: no port in {line:?}"));
             // Drain the rest so the server never blocks on a full pipe.
             std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return c;
+            return (c, port);
         }
     }
     let _ = c.kill();
@@ -60,8 +59,7 @@ fn server(prog: &str, opts: &[&str], port: u16) -> Child {
 
 /// The client's `-t` log after its server is killed `after` its start.
 fn client_log(client: &str, server_prog: &str, opts: &[&str], after: f64) -> Log {
-    let port = free_port();
-    let mut srv = server(server_prog, opts, port);
+    let (mut srv, port) = server(server_prog, opts);
     let mut cli = Command::new(bin(client))
         .arg("-t")
         .args(opts)
