@@ -182,10 +182,13 @@ fn bad_handshakes_end_only_their_own_connection() {
     let mut zero = TcpStream::connect(("127.0.0.1", port)).unwrap();
     zero.write_all(&[0, 0]).unwrap();
     srv.expect_line("port 0 is not a heartbeat port", S);
-    // A port nobody listens on: the connect-back is refused.
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed = l.local_addr().unwrap().port();
-    drop(l);
+    // A port nobody listens on: the connect-back is refused. Bound and held, never listening,
+    // so no other process can take it meanwhile.
+    use socket2::{Domain, Socket, Type};
+    let held = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    held.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let closed = held.local_addr().unwrap().as_socket().unwrap().port();
     let mut refused = TcpStream::connect(("127.0.0.1", port)).unwrap();
     refused.write_all(&closed.to_be_bytes()).unwrap();
     let (_, line) = srv.expect_line("shb connect error", S);
