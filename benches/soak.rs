@@ -7,7 +7,8 @@
 //! the server's threads, descriptors and resident memory came back to their start.
 //! Prints a table, writes `target/soak.json`, exits 1 if a server fails.
 //!
-//! Knobs: SOAK_SECONDS; SOAK_SERVERS=hb_server,ka_server (some only); SOAK_FALSIFY=echo,
+//! Knobs: SOAK_SECONDS; SOAK_WARM (default 20: the same mix before the start is measured);
+//! SOAK_SERVERS=hb_server,ka_server (some only); SOAK_FALSIFY=echo,
 //! death,rss breaks a check on purpose to show that it fails: `echo` flips a byte of the
 //! first echo each server's first honest client receives, `death` stops (SIGSTOP) each
 //! server's first client program past the server's death bound (ka_server, whose clients'
@@ -60,8 +61,13 @@ fn main() {
     }
     common::raise_fd_limit();
     let t0 = std::time::Instant::now();
+    let warm: f64 = std::env::var("SOAK_WARM")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20.0);
     let plan = run::Plan {
         seconds: secs,
+        warm: std::time::Duration::from_secs_f64(warm),
         falsify_echo: wants("echo"),
         falsify_death: wants("death"),
     };
@@ -93,6 +99,7 @@ fn main() {
         "target/soak.json",
         &[
             ("soak_seconds".into(), format!("{secs}")),
+            ("warm_seconds".into(), format!("{warm}")),
             ("wall_seconds".into(), format!("{wall:.1}")),
             ("cores".into(), cores.to_string()),
             ("falsify".into(), falsify.clone()),

@@ -36,6 +36,10 @@ pub struct Row {
     /// The server's endings of hostile connections, by what it said.
     pub hostile_endings: Vec<(String, u64)>,
     pub falsified: Vec<String>,
+    /// Seconds of the same mix before the start was measured.
+    pub warm: f64,
+    /// (seconds into the soak, RSS KiB, threads, fds), every 30 s.
+    pub samples: Vec<(f64, u64, u64, u64)>,
 }
 
 impl Row {
@@ -184,6 +188,12 @@ pub fn print(rows: &[Row]) {
             .map(|(k, n)| format!("{k} {n}"))
             .collect();
         println!("  server's endings of hostile clients: {}", ends.join(", "));
+        let rss: Vec<String> = r
+            .samples
+            .iter()
+            .map(|(t, k, th, fd)| format!("{t:.0}s {} MiB {th}t {fd}f", mib(*k)))
+            .collect();
+        println!("  every 30 s under load: {}", rss.join(", "));
         for p in &r.problems {
             println!("  problem: {p}");
         }
@@ -213,13 +223,20 @@ pub fn write(rows: &[Row], path: &str, settings: &[(String, String)]) {
                 .map(|(k, n)| format!("\"{}\": {n}", esc(k)))
                 .collect();
             let why: Vec<String> = verdict(r);
+            let samples: Vec<String> = r
+                .samples
+                .iter()
+                .map(|(t, k, th, fd)| {
+                    format!("{{\"t\": {t:.0}, \"rss_kib\": {k}, \"threads\": {th}, \"fds\": {fd}}}")
+                })
+                .collect();
             format!(
-                "    {{\"server\": \"{}\", \"seconds\": {:.1}, \"honest_connections\": {}, \"echoes_checked\": {}, \"echo_bytes\": {}, \"wrong_echoes\": {}, \"false_deaths_client\": {}, \"false_deaths_server\": {}, \"late_answers\": {}, \"hostile\": {{{}}}, \"hostile_connect_failed\": {}, \"floods_ended_by_server\": {}, \"hostile_endings\": {{{}}}, \"rss_kib\": {{\"cold\": {}, \"start\": {}, \"peak\": {}, \"end\": {}, \"slack\": {RSS_SLACK_KIB}}}, \"threads\": {{\"start\": {}, \"peak\": {}, \"end\": {}}}, \"fds\": {{\"start\": {}, \"peak\": {}, \"end\": {}}}, \"lines_dropped\": {}, \"problems\": {}, \"falsified\": {}, \"pass\": {}, \"why\": {}}}",
+                "    {{\"server\": \"{}\", \"seconds\": {:.1}, \"honest_connections\": {}, \"echoes_checked\": {}, \"echo_bytes\": {}, \"wrong_echoes\": {}, \"false_deaths_client\": {}, \"false_deaths_server\": {}, \"late_answers\": {}, \"hostile\": {{{}}}, \"hostile_connect_failed\": {}, \"floods_ended_by_server\": {}, \"hostile_endings\": {{{}}}, \"rss_kib\": {{\"cold\": {}, \"start\": {}, \"peak\": {}, \"end\": {}, \"slack\": {RSS_SLACK_KIB}}}, \"threads\": {{\"start\": {}, \"peak\": {}, \"end\": {}}}, \"fds\": {{\"start\": {}, \"peak\": {}, \"end\": {}}}, \"lines_dropped\": {}, \"problems\": {}, \"falsified\": {}, \"warm_seconds\": {:.0}, \"samples\": [{}], \"pass\": {}, \"why\": {}}}",
                 esc(&r.server), r.seconds, r.honest, r.echoes, r.echo_bytes, r.wrong,
                 r.false_deaths_client, r.false_deaths_server, r.late, hostile.join(", "),
                 r.hostile_failed, r.floods_ended, ends.join(", "), r.rss_cold, r.rss_start,
                 r.rss_peak, r.rss_end, r.threads.0, r.threads.1, r.threads.2, r.fds.0, r.fds.1,
-                r.fds.2, r.lines_dropped, list(&r.problems), list(&r.falsified), why.is_empty(),
+                r.fds.2, r.lines_dropped, list(&r.problems), list(&r.falsified), r.warm, samples.join(", "), why.is_empty(),
                 list(&why)
             )
         })

@@ -6,7 +6,7 @@ use crate::common::{rss_kib, server};
 use crate::honest::{self, Falsify};
 use crate::hostile;
 use crate::report::Row;
-use crate::tally::{Kind, Proto, Rng, Tally};
+use crate::tally::{Proto, Rng, Tally};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -92,6 +92,8 @@ pub const SERVERS: [Setup; 4] = [
 #[derive(Clone)]
 pub struct Plan {
     pub seconds: f64,
+    /// The mix before the start is measured (its checks count too).
+    pub warm: Duration,
     pub falsify_echo: bool,
     pub falsify_death: bool,
 }
@@ -163,6 +165,60 @@ fn hear(said: &Mutex<Said>, line: &str) {
     }
 }
 
+/// How often the table's RSS, threads and fds are sampled for the record.
+const SAMPLE_EVERY: Duration = Duration::from_secs(30);
+
+/// The mix until `deadline`: honest clients (in-process and programs, each in a loop of
+/// its own) and the hostile ones; returns when every one has ended. `flags` falsify the
+/// first echo and the first client program's life (SOAK_FALSIFY).
+fn load(
+    setup: &Setup,
+    port: u16,
+    tally: &Arc<Tally>,
+    deadline: Instant,
+    flags: (Arc<AtomicBool>, Arc<AtomicBool>),
+    seed: u64,
+) {
+    let mut workers = Vec::new();
+    for i in 0..setup.in_process + setup.programs {
+        let (t, s) = (tally.clone(), setup.clone());
+        let (fe, fd) = (flags.0.clone(), flags.1.clone());
+        let real = i >= setup.in_process;
+        workers.push(std::thread::spawn(move || {
+            let mut rng = Rng::new(seed * 100 + i as u64);
+            while Instant::now() + Duration::from_secs(1) < deadline {
+                let left = deadline - Instant::now();
+                let life = if real {
+                    rng.secs(6.0, 20.0)
+                } else {
+                    rng.secs(3.0, 20.0)
+                };
+                let life = life.min(left);
+                let seed = rng.next();
+                if real {
+                    // the echo flip goes to a client that is not also the stopped one
+                    let death = fd.swap(false, Relaxed);
+                    let f = Falsify {
+                        echo: !death && s.proto == Proto::Oob && fe.swap(false, Relaxed),
+                        death: death.then(|| s.bound + Duration::from_secs(2)),
+                    };
+                    honest::program(s.proto, port, life, &t, seed, f);
+                } else {
+                    let flip = fe.swap(false, Relaxed);
+                    honest::in_process(s.proto, port, life, &t, seed, flip);
+                }
+                // at most 10 honest connections a second per loop, even when each fails
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }));
+    }
+    let (t, proto) = (tally.clone(), setup.proto);
+    workers.push(std::thread::spawn(move || {
+        hostile::run(proto, port, t, deadline, seed ^ 0x5eed)
+    }));
+    workers.into_iter().for_each(|h| drop(h.join()));
+}
+
 /// The soak of one server, as a row of the table.
 pub fn soak(setup: &Setup, plan: &Plan) -> Row {
     let mut args = setup.args.to_vec();
@@ -178,87 +234,50 @@ pub fn soak(setup: &Setup, plan: &Plan) -> Row {
     };
     std::thread::sleep(Duration::from_millis(300));
     let (cold_rss, cold_threads) = (rss_kib(pid) as u64, threads(pid));
-    // Warm: the soak's concurrency once (allocator arenas, the thread-stack cache), then
-    // back to idle before the start is measured.
-    let scratch = Arc::new(Tally::default());
-    let warm: Vec<_> = (0..hostile::OPEN as u64)
-        .map(|i| {
-            let (t, proto) = (scratch.clone(), setup.proto);
-            std::thread::spawn(move || hostile::one(proto, Kind::HalfClose, port, &t, i))
-        })
-        .collect();
-    warm.into_iter().for_each(|h| drop(h.join()));
-    let idle = Instant::now() + setup.bound + Duration::from_secs(10);
+    // Warm: the same mix for WARM, then back to idle before the start is measured, so that
+    // the allocator's arenas and glibc's cache of thread stacks exist at the start.
+    let tally = Arc::new(Tally::default());
+    let no = || Arc::new(AtomicBool::new(false));
+    let seed = port as u64;
+    let warm = Instant::now() + plan.warm;
+    load(setup, port, &tally, warm, (no(), no()), seed ^ 0x3a93);
+    let idle = Instant::now() + setup.bound + Duration::from_secs(20);
     while threads(pid) > cold_threads && Instant::now() < idle {
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(setup.bound.max(Duration::from_secs(2)));
     let start = (rss_kib(pid) as u64, threads(pid), fds(pid));
     let peak = Arc::new(Mutex::new(start));
+    let samples = Arc::new(Mutex::new(Vec::new()));
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs_f64(plan.seconds);
-    let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = {
-        let (peak, stop) = (peak.clone(), stop.clone());
+        let (peak, samples, stop) = (peak.clone(), samples.clone(), stop.clone());
         std::thread::spawn(move || {
+            let mut next = Instant::now();
             while !stop.load(Relaxed) {
+                let now = (rss_kib(pid) as u64, threads(pid), fds(pid));
                 let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
-                p.0 = p.0.max(rss_kib(pid) as u64);
-                p.1 = p.1.max(threads(pid));
-                p.2 = p.2.max(fds(pid));
+                *p = (p.0.max(now.0), p.1.max(now.1), p.2.max(now.2));
                 drop(p);
+                if Instant::now() >= next {
+                    let at = t0.elapsed().as_secs_f64();
+                    let mut v = samples.lock().unwrap_or_else(|e| e.into_inner());
+                    v.push((at, now.0, now.1, now.2));
+                    next += SAMPLE_EVERY;
+                }
                 std::thread::sleep(Duration::from_millis(500));
             }
         })
     };
-    let first_echo = Arc::new(AtomicBool::new(plan.falsify_echo));
-    let first_death = Arc::new(AtomicBool::new(
-        plan.falsify_death && setup.proto != Proto::Ka,
-    ));
-    let seed = port as u64;
-    let mut workers = Vec::new();
-    for i in 0..setup.in_process + setup.programs {
-        let (t, s, fe, fd) = (
-            tally.clone(),
-            setup.clone(),
-            first_echo.clone(),
-            first_death.clone(),
-        );
-        let real = i >= setup.in_process;
-        workers.push(std::thread::spawn(move || {
-            let mut rng = Rng::new(seed * 100 + i as u64);
-            while Instant::now() + Duration::from_secs(1) < deadline {
-                let left = deadline - Instant::now();
-                let life = if real {
-                    rng.secs(6.0, 20.0)
-                } else {
-                    rng.secs(3.0, 20.0)
-                };
-                let life = life.min(left);
-                let seed = rng.next();
-                if real {
-                    let f = Falsify {
-                        echo: s.proto == Proto::Oob && fe.swap(false, Relaxed),
-                        death: fd
-                            .swap(false, Relaxed)
-                            .then(|| s.bound + Duration::from_secs(2)),
-                    };
-                    honest::program(s.proto, port, life, &t, seed, f);
-                } else {
-                    let flip = fe.swap(false, Relaxed);
-                    honest::in_process(s.proto, port, life, &t, seed, flip);
-                }
-            }
-        }));
-    }
-    {
-        let (t, proto) = (tally.clone(), setup.proto);
-        workers.push(std::thread::spawn(move || {
-            hostile::run(proto, port, t, deadline, seed ^ 0x5eed)
-        }));
-    }
-    workers.into_iter().for_each(|h| drop(h.join()));
+    let flags = (
+        Arc::new(AtomicBool::new(plan.falsify_echo)),
+        Arc::new(AtomicBool::new(
+            plan.falsify_death && setup.proto != Proto::Ka,
+        )),
+    );
+    load(setup, port, &tally, deadline, flags, seed);
     let seconds = t0.elapsed().as_secs_f64();
     // Every client has left: the server gives back all it took, within its death bound.
     let back = Instant::now() + setup.bound + Duration::from_secs(20);
@@ -270,6 +289,7 @@ pub fn soak(setup: &Setup, plan: &Plan) -> Row {
     stop.store(true, Relaxed);
     let _ = sampler.join();
     let peak = *peak.lock().unwrap_or_else(|e| e.into_inner());
+    let samples = samples.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut srv = srv;
     let alive = matches!(srv.0.try_wait(), Ok(None));
     drop(srv); // stopped by its pid (common::Proc)
@@ -319,5 +339,7 @@ pub fn soak(setup: &Setup, plan: &Plan) -> Row {
         problems,
         hostile_endings: said.endings.iter().map(|(k, v)| (k.clone(), *v)).collect(),
         falsified,
+        warm: plan.warm.as_secs_f64(),
+        samples,
     }
 }
