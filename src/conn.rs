@@ -94,6 +94,10 @@ pub(crate) struct Shared {
     /// This side shut its writing half (`str_cli` at the end of stdin): no urgent byte can
     /// go out any more, and normal data from the peer counts as its sign of life.
     half_closed: AtomicBool,
+    /// Held across our own `shutdown(SHUT_WR)` and the setting of `half_closed`, so that a
+    /// reader which meets the peer's FIN in between waits for the flag
+    /// ([`Shared::half_closed_settled`]) instead of reading the closed state as a reset.
+    half_closing: Mutex<()>,
     /// The connection's one reader blocks in `read` with an early wake-up as its timeout
     /// and wakes the monitor before the window ends: while that holds, the monitor sleeps
     /// without a timer until then.
@@ -112,6 +116,7 @@ impl Shared {
             epoch: Instant::now(),
             last: AtomicU64::new(0),
             half_closed: AtomicBool::new(false),
+            half_closing: Mutex::new(()),
             cover: AtomicBool::new(false),
             writing: AtomicBool::new(false),
             urgent_out: AtomicBool::new(false),
@@ -135,8 +140,25 @@ impl Shared {
         Some(self.epoch + Duration::from_nanos(last - 1))
     }
 
-    pub(crate) fn set_half_closed(&self) {
+    /// Our own half-close: `shutdown` (the `shutdown(SHUT_WR)` call), then the flag, under
+    /// one lock. On loopback the peer's FIN can answer ours before the next instruction:
+    /// a reader that meets it sees a connection in `TCP_CLOSE` (its TIME_WAIT is kept apart
+    /// from the socket), as after a reset, and must know the half-close was ours.
+    pub(crate) fn half_close_with(
+        &self,
+        shutdown: impl FnOnce() -> io::Result<()>,
+    ) -> io::Result<()> {
+        let _held = self.half_closing.lock().unwrap_or_else(|p| p.into_inner());
+        shutdown()?;
         self.half_closed.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether this side has half-closed, after waiting for a half-close under way
+    /// ([`Shared::half_close_with`]) to finish: what an end of file is read against.
+    pub(crate) fn half_closed_settled(&self) -> bool {
+        drop(self.half_closing.lock().unwrap_or_else(|p| p.into_inner()));
+        self.half_closed()
     }
 
     pub(crate) fn half_closed(&self) -> bool {

@@ -176,8 +176,10 @@ fn urgent_first(
             // state (TCP_CLOSE, not CLOSE_WAIT after a FIN) says which it was. Said after
             // the data before it, as an end of file is. Not after our own half-close: the
             // peer's FIN then ends the connection in TIME_WAIT, which Linux keeps apart
-            // from the socket, and the socket says TCP_CLOSE after an orderly end too.
-            Ok(0) if !to.shared.half_closed() && crate::net::was_reset(s) => {
+            // from the socket, and the socket says TCP_CLOSE after an orderly end too; the
+            // FIN can come before the writer has set the flag, so wait for a half-close
+            // under way (`half_closed_settled`).
+            Ok(0) if !to.shared.half_closed_settled() && crate::net::was_reset(s) => {
                 if !held.is_empty() {
                     data.data(held);
                 }
@@ -244,4 +246,60 @@ pub fn copy_stdin(w: Writer) -> io::Result<JoinHandle<()>> {
             }
         }
     })
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use crate::conn::Shared;
+    use crate::writer::Sink;
+    use std::net::{Shutdown, TcpListener};
+    use std::sync::Arc;
+
+    /// The peer's FIN answering our own half-close before the writer has marked it done:
+    /// the reader's end of file is an orderly end (`Closed`), not a reset, though the
+    /// socket already says `TCP_CLOSE`. With the flag set after the shutdown, and read
+    /// without waiting, `hb_client_oob` on a loaded loopback ended 3 of 36 runs with `recv
+    /// failure: Connection reset by peer (104)` and exit 1, its echo whole, no RST on the
+    /// wire (make soak found it).
+    #[test]
+    fn a_fin_that_answers_our_half_close_at_once_is_no_reset() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = Arc::new(TcpStream::connect(l.local_addr().unwrap()).unwrap());
+        let (mut peer, _) = l.accept().unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(8);
+        let to = Notify {
+            tx,
+            shared: Arc::new(Shared::new()),
+        };
+        let (_stop, stop_rx) = crossbeam_channel::bounded::<()>(0);
+        let (data, _writer) =
+            Writer::spawn("writer test".into(), Sink::Stdout, to.clone(), stop_rx).unwrap();
+        let (s, t) = (c.clone(), to.clone());
+        let reader = thread::spawn(move || read_loop(&s, None, data, &t));
+        // Our half-close, the peer's FIN and the reader's end of file, all before the flag.
+        let shut = move || {
+            c.shutdown(Shutdown::Write)?;
+            assert_eq!(
+                peer.read(&mut [0u8; 16]).unwrap(),
+                0,
+                "the peer sees our FIN"
+            );
+            drop(peer);
+            thread::sleep(Duration::from_millis(200)); // the reader meets its FIN meanwhile
+            Ok(())
+        };
+        to.shared.half_close_with(shut).unwrap();
+        let got = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the reader ends");
+        assert!(
+            matches!(got, Input::Closed { pending: 0, .. }),
+            "an orderly end after our half-close was read as {got:?}"
+        );
+        assert!(
+            reader.join().unwrap().is_none(),
+            "the end went through the writer"
+        );
+    }
 }

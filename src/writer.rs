@@ -258,11 +258,13 @@ impl Run {
         let result = match item {
             Item::Data(d) => self.write_all(&d, true),
             Item::HalfClose => match &self.sink {
-                Sink::Socket(s) => s.shutdown(Shutdown::Write).map(|()| {
-                    debug!("end of input: half-closed (shutdown SHUT_WR)");
-                    // No urgent byte can go out now: the echo is the only sign of life.
-                    self.to.shared.set_half_closed();
-                }),
+                // No urgent byte can go out after it: the echo is the only sign of life.
+                Sink::Socket(s) => {
+                    let shut = || s.shutdown(Shutdown::Write);
+                    self.to.shared.half_close_with(shut).map(|()| {
+                        debug!("end of input: half-closed (shutdown SHUT_WR)");
+                    })
+                }
                 Sink::Stdout => Ok(()),
             },
             Item::Then(input) => return !self.to.tell(input),
