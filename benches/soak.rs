@@ -18,6 +18,7 @@
 #[cfg(target_os = "linux")]
 #[path = "parts/common.rs"]
 mod common;
+
 #[cfg(target_os = "linux")]
 #[path = "parts/soak_honest.rs"]
 mod honest;
@@ -27,6 +28,8 @@ mod hostile;
 #[cfg(target_os = "linux")]
 #[path = "parts/soak_report.rs"]
 mod report;
+#[path = "../tests/common/rng.rs"]
+mod rng;
 #[cfg(target_os = "linux")]
 #[path = "parts/soak_run.rs"]
 mod run;

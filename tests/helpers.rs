@@ -192,7 +192,7 @@ fn readvrec_4_gib_length_then_eof_fails_fast() {
 fn lines_of(rng: &mut Rng, n: usize) -> Vec<Vec<u8>> {
     (0..n)
         .map(|_| {
-            let mut l: Vec<u8> = (0..rng.below(120))
+            let mut l: Vec<u8> = (0..rng.below(120) as usize)
                 .map(|_| b' ' + (rng.next() % 90) as u8)
                 .collect();
             l.push(b'\n');

@@ -24,22 +24,26 @@ pub struct Setup {
     pub programs: usize,
 }
 
+/// The in-band servers' timings: a silent peer ends (idle + interval) + probes × interval =
+/// 3 + 3 = 6 s after its last byte.
+const IN_BAND: &[&str] = &[
+    "--idle",
+    "2",
+    "--interval",
+    "1",
+    "--probes",
+    "3",
+    "--backlog",
+    "128",
+];
+
 /// Short timings, so a silent or stuck peer is ended within seconds and the soak sees
 /// thousands of endings; `--backlog 128` as README advises for a class.
 pub const SERVERS: [Setup; 4] = [
     Setup {
         name: "hb_server",
         proto: Proto::Hb,
-        args: &[
-            "--idle",
-            "2",
-            "--interval",
-            "1",
-            "--probes",
-            "3",
-            "--backlog",
-            "128",
-        ],
+        args: IN_BAND,
         bound: Duration::from_secs(6),
         in_process: 4,
         programs: 2,
@@ -47,16 +51,7 @@ pub const SERVERS: [Setup; 4] = [
     Setup {
         name: "hb_server1",
         proto: Proto::Hb1,
-        args: &[
-            "--idle",
-            "2",
-            "--interval",
-            "1",
-            "--probes",
-            "3",
-            "--backlog",
-            "128",
-        ],
+        args: IN_BAND,
         bound: Duration::from_secs(6),
         in_process: 4,
         programs: 2,

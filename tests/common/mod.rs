@@ -10,27 +10,8 @@ pub mod procs;
 
 use std::io::{self, Read};
 
-/// xorshift64*: deterministic, seedable, no dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in 0..n.
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
+mod rng;
+pub use rng::Rng;
 
 /// How a [`ChunkReader`] cuts its data.
 #[derive(Clone, Copy, Debug)]
@@ -75,14 +56,14 @@ impl ChunkReader {
 impl Read for ChunkReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.reads += 1;
-        if self.interrupt_one_in > 0 && self.rng.below(self.interrupt_one_in) == 0 {
+        if self.interrupt_one_in > 0 && self.rng.below(self.interrupt_one_in as u64) == 0 {
             self.interrupts += 1;
             return Err(io::Error::from(io::ErrorKind::Interrupted));
         }
         let left = self.data.len() - self.pos;
         let n = match self.chunks {
             Chunks::One => 1,
-            Chunks::Random { max } => 1 + self.rng.below(max),
+            Chunks::Random { max } => 1 + self.rng.below(max as u64) as usize,
             Chunks::Whole => buf.len(),
         }
         .min(buf.len())
