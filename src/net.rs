@@ -185,8 +185,9 @@ pub fn canonical(peer: SocketAddr) -> SocketAddr {
 }
 
 /// `accept` without waiting: the next connection in the queue, or `None` when there is none
-/// (or it was reset while it waited). The listener stays blocking; the accepted socket
-/// blocks.
+/// or it was reset while it waited (`ECONNABORTED` on macOS and the BSDs, `WSAECONNRESET` on
+/// Windows; Linux hands such a connection over, and its first read says the reset). The
+/// listener stays blocking; the accepted socket blocks.
 #[doc(alias = "accept")]
 pub fn accept_now(listener: &TcpListener) -> io::Result<Option<(TcpStream, SocketAddr)>> {
     listener.set_nonblocking(true)?;
@@ -198,7 +199,10 @@ pub fn accept_now(listener: &TcpListener) -> io::Result<Option<(TcpStream, Socke
         Err(e)
             if matches!(
                 e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                io::ErrorKind::WouldBlock
+                    | io::ErrorKind::Interrupted
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::ConnectionReset
             ) =>
         {
             Ok(None)
@@ -227,27 +231,6 @@ pub const BUFFER: usize = 32 * 1024;
 pub fn tell(s: &TcpStream, reason: &str) {
     let line = format!("{}: {reason}\n", crate::error::program_name());
     let _ = crate::sys::send_now(s, line.as_bytes());
-}
-
-/// What the peer sent before it closed, when it did close, read without waiting: `Some`
-/// (the text, lossy, at most 512 bytes) if the stream is at its end; `None` if it is still
-/// open. For a client whose server may have turned it away with a line ([`tell`]).
-pub fn parting_words(s: &TcpStream) -> Option<String> {
-    use std::io::Read;
-    let mut buf = [0u8; 512];
-    let mut got = 0;
-    s.set_nonblocking(true).ok()?;
-    let closed = loop {
-        match (&*s).read(&mut buf[got..]) {
-            Ok(0) => break true,
-            Ok(n) if got + n < buf.len() => got += n,
-            Ok(_) => break false, // more than a line: not a refusal
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break e.kind() != io::ErrorKind::WouldBlock,
-        }
-    };
-    let _ = s.set_nonblocking(false);
-    closed.then(|| String::from_utf8_lossy(&buf[..got]).trim().to_string())
 }
 
 /// Whether the peer never sent a byte on `s` (Linux: `TCP_INFO`'s `tcpi_data_segs_in`);
@@ -347,51 +330,5 @@ mod tests {
         assert_eq!(lookup_service_in(SERVICES, "hbdemo", "tcp"), Some(9000));
         assert_eq!(lookup_service_in(SERVICES, "hbdemo", "udp"), None);
         assert_eq!(lookup_service_in(SERVICES, "WorldWideWeb", "tcp"), None);
-    }
-
-    /// A connection `peer` ends by sending `bytes` then closing, seen from the other end
-    /// once its FIN has arrived (Linux: CLOSE_WAIT; elsewhere after a moment).
-    fn ended_after(bytes: &[u8], close: bool) -> (TcpStream, TcpStream) {
-        use std::io::Write;
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut peer = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let (here, _) = l.accept().unwrap();
-        peer.write_all(bytes).unwrap();
-        if close {
-            peer.shutdown(std::net::Shutdown::Write).unwrap();
-        }
-        let mut seen = [0u8; 1024];
-        while here.peek(&mut seen).unwrap() < bytes.len() {}
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        if close {
-            const TCP_CLOSE_WAIT: u8 = 8; // <netinet/tcp.h>
-            let t0 = std::time::Instant::now();
-            while crate::sys::tcp_info(&here).unwrap().0.tcpi_state != TCP_CLOSE_WAIT {
-                assert!(t0.elapsed().as_secs() < 5, "no FIN after 5 s");
-                std::thread::yield_now();
-            }
-        }
-        #[cfg(not(any(target_os = "linux", target_os = "android")))]
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        (here, peer)
-    }
-
-    #[test]
-    fn parting_words_are_a_short_last_line_before_the_close() {
-        let (here, _peer) = ended_after(b"x\n", true);
-        assert_eq!(parting_words(&here).as_deref(), Some("x"));
-        // More than a line (600 bytes) before the close: data, not a refusal.
-        let (here, _peer) = ended_after(&[b'y'; 600], true);
-        assert_eq!(parting_words(&here), None);
-        // Still open: nothing to say yet, and the socket is left blocking.
-        let (here, _peer) = ended_after(b"x\n", false);
-        assert_eq!(parting_words(&here), None);
-        here.set_read_timeout(Some(std::time::Duration::from_millis(50)))
-            .unwrap();
-        let t0 = std::time::Instant::now();
-        let r = std::io::Read::read(&mut &here, &mut [0u8; 8]);
-        assert!(r.is_err(), "{r:?}");
-        let waited = t0.elapsed();
-        assert!(waited.as_millis() >= 40, "the read waited only {waited:?}");
     }
 }

@@ -210,19 +210,24 @@ pub fn one(proto: Proto, kind: Kind, port: u16, tally: &Tally, seed: u64) {
             until_closed(&mut s, Duration::from_secs(10));
         }
         (Kind::BadPort, _) => {
+            // A port nobody listens on: bound and held, never listening, so no other
+            // socket can take it before the server connects back (refused).
+            let held = Socket::new(Domain::IPV4, Type::STREAM, None).and_then(|h| {
+                h.bind(&SocketAddr::from((HOSTILE_IP, 0)).into())
+                    .map(|()| h)
+            });
             let port: Vec<u8> = match rng.below(3) {
                 0 => vec![0, 0],
                 1 => {
-                    // a port nobody listens on: one bound, then closed
-                    let closed = TcpListener::bind(SocketAddr::from((HOSTILE_IP, 0)))
-                        .and_then(|l| l.local_addr())
-                        .map_or(1, |a| a.port());
+                    let closed = held.as_ref().ok().and_then(|h| h.local_addr().ok());
+                    let closed = closed.and_then(|a| a.as_socket()).map_or(1, |a| a.port());
                     closed.to_be_bytes().to_vec()
                 }
                 _ => vec![rng.next() as u8], // one byte of two, then silence
             };
             let _ = s.write_all(&port);
             until_closed(&mut s, Duration::from_secs(10));
+            drop(held);
         }
     }
 }

@@ -131,7 +131,8 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
         if back {
             return Err("a connection from the server reached the client".into());
         }
-        // It said why on sdata and closed it; the client's line follows the FIN.
+        // It sent something on sdata (its reason: the answers test reads the words the client
+        // printed) and closed it; the client's line follows the FIN.
         let fin = segs
             .iter()
             .filter(from_server)
@@ -147,7 +148,7 @@ fn verdict(r: &Run, notes: &mut Vec<String>) -> Result<(), String> {
             );
         }
         notes.push(format!(
-            "the server said why on sdata and closed it (FIN) at {}",
+            "the server sent its reason on sdata and closed it (FIN) at {}",
             r.at(fin.at)
         ));
         return match death {
