@@ -33,7 +33,14 @@ pids=()
 ws=
 cleanup() {
     for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-    [ -n "$ws" ] && { kill -TERM "$ws" 2>/dev/null; wait "$ws" 2>/dev/null; }
+    # The wineserver ends its prefix's Wine processes (its services, winedevice.exe, too:
+    # a TERM to it alone left them running), then itself; a KILL by its pid if it lingers.
+    if [ -n "$ws" ]; then
+        wineserver -k 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$ws" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$ws" 2>/dev/null
+        wait "$ws" 2>/dev/null
+    fi
     rm -rf "$log"
 }
 trap cleanup EXIT
