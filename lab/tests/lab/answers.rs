@@ -298,8 +298,11 @@ fn lab_md_expected_table_is_what_the_lab_printed() {
         .take(table.len())
         .collect();
     assert_eq!(table.len(), printed.len(), "{}", lab.table);
+    // Digits vary from run to run, and so does which of hb1's two connections meets a killed
+    // server's FIN first (LAB.md says so): `(sdata)` and `(shb)` compare equal.
     let mask = |s: &str| {
-        s.chars()
+        s.replace("(sdata)", "(shb)")
+            .chars()
             .map(|c| if c.is_ascii_digit() { '#' } else { c })
             .collect::<String>()
     };
